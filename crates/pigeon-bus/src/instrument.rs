@@ -1,0 +1,329 @@
+//! The bus's spans and metrics, per the OpenTelemetry messaging semantic conventions.
+//!
+//! Everything observable about a hop is produced here, once, for every backend: the PRODUCER
+//! span `send {topic}` and its injection into headers, the CONSUMER span `process {topic}` whose
+//! parent is extracted from headers, the dead-letter span, and the metrics
+//! `messaging.client.sent.messages`, `messaging.client.consumed.messages`,
+//! `messaging.process.duration` and `pigeon.messaging.queue_time`.
+//!
+//! Hot path notes: span attributes are only built when the span records, and malformed trace
+//! context is detected by comparing "a header was there" with "a valid context came out".
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use opentelemetry_semantic_conventions::metric as semconv_metric;
+
+use crate::{Envelope, Headers};
+
+/// Attribute: the delivery attempt, 1 on first delivery.
+pub(crate) const DELIVERY_ATTEMPT: &str = "pigeon.delivery.attempt";
+/// Attribute: milliseconds from publish to handler start.
+pub(crate) const QUEUE_TIME_MS: &str = "pigeon.queue_time_ms";
+/// Attribute: why a message was dead-lettered.
+pub(crate) const DEAD_LETTER_REASON: &str = "pigeon.dead_letter.reason";
+/// Attribute: the message key, when it has one.
+pub(crate) const MESSAGE_KEY: &str = "pigeon.message.key";
+
+/// Where the bus's spans and metrics go.
+pub(crate) struct Instruments {
+    tracer: Option<BoxedTracer>,
+    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    system: &'static str,
+    sent: Counter<u64>,
+    consumed: Counter<u64>,
+    process_duration: Histogram<f64>,
+    queue_time: Histogram<f64>,
+    malformed_context: Counter<u64>,
+    dead_lettered: Counter<u64>,
+}
+
+impl Instruments {
+    pub(crate) fn new(
+        tracer: Option<BoxedTracer>,
+        propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+        meter: &Meter,
+        system: &'static str,
+    ) -> Self {
+        Self {
+            tracer,
+            propagator,
+            system,
+            sent: meter
+                .u64_counter(semconv_metric::MESSAGING_CLIENT_SENT_MESSAGES)
+                .with_unit("{message}")
+                .with_description("Messages a producer attempted to send")
+                .build(),
+            consumed: meter
+                .u64_counter(semconv_metric::MESSAGING_CLIENT_CONSUMED_MESSAGES)
+                .with_unit("{message}")
+                .with_description("Messages delivered to a consumer")
+                .build(),
+            process_duration: meter
+                .f64_histogram(semconv_metric::MESSAGING_PROCESS_DURATION)
+                .with_unit("s")
+                .with_description("Duration of processing operation")
+                .with_boundaries(vec![
+                    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+                    5.0, 10.0,
+                ])
+                .build(),
+            queue_time: meter
+                .f64_histogram("pigeon.messaging.queue_time")
+                .with_unit("ms")
+                .with_description("Time from publish to the start of the handler")
+                .with_boundaries(vec![
+                    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0,
+                    30000.0,
+                ])
+                .build(),
+            malformed_context: meter
+                .u64_counter("pigeon.bus.trace_context.malformed")
+                .with_unit("{message}")
+                .with_description("Messages whose traceparent or baggage header could not be parsed; each started a new trace")
+                .build(),
+            dead_lettered: meter
+                .u64_counter("pigeon.bus.dead_lettered")
+                .with_unit("{message}")
+                .with_description("Messages moved to their topic's dead-letter topic")
+                .build(),
+        }
+    }
+
+    pub(crate) fn system(&self) -> &'static str {
+        self.system
+    }
+
+    /// True when the bus makes spans of its own.
+    pub(crate) fn traced(&self) -> bool {
+        self.tracer.is_some()
+    }
+
+    fn with_propagator<T>(&self, f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
+        match &self.propagator {
+            Some(p) => f(p.as_ref()),
+            None => {
+                let mut f = Some(f);
+                global::get_text_map_propagator(|p| f.take().map(|f| f(p)))
+                    .unwrap_or_else(|| unreachable!("the propagator closure runs once"))
+            }
+        }
+    }
+
+    /// Starts `send {topic}` as a child of the current context and injects its context into the
+    /// envelope's headers. With tracing off, the current context is still propagated.
+    pub(crate) fn start_send(&self, envelope: &mut Envelope) -> Option<BoxedSpan> {
+        let parent = Context::current();
+        let Some(tracer) = &self.tracer else {
+            self.with_propagator(|p| p.inject_context(&parent, &mut envelope.headers));
+            return None;
+        };
+        let mut span = tracer
+            .span_builder(format!("send {}", envelope.topic))
+            .with_kind(SpanKind::Producer)
+            .start_with_context(tracer, &parent);
+        if span.is_recording() {
+            span.set_attributes(self.common(envelope, "send", "send"));
+        }
+        let cx = parent.with_remote_span_context(span.span_context().clone());
+        self.with_propagator(|p| p.inject_context(&cx, &mut envelope.headers));
+        Some(span)
+    }
+
+    /// Ends the send span and counts the attempt.
+    pub(crate) fn finish_send(
+        &self,
+        span: Option<BoxedSpan>,
+        topic: &str,
+        error: Option<&dyn std::error::Error>,
+    ) {
+        let mut attrs = vec![
+            KeyValue::new(semconv::MESSAGING_SYSTEM, self.system),
+            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, topic.to_owned()),
+            KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "send"),
+        ];
+        if let Some(err) = error {
+            attrs.push(KeyValue::new(semconv::ERROR_TYPE, "publish_failed"));
+            if let Some(mut span) = span {
+                span.set_status(Status::error(err.to_string()));
+                span.end();
+            }
+        } else if let Some(mut span) = span {
+            span.end();
+        }
+        self.sent.add(1, &attrs);
+    }
+
+    /// Reads the trace context of a delivered message; a malformed header is counted and yields
+    /// an empty context, so the consumer span becomes a new root.
+    pub(crate) fn extract(&self, headers: &Headers) -> Context {
+        let cx = self.with_propagator(|p| p.extract(headers));
+        let parent_present = headers.get("traceparent").is_some();
+        let baggage_present = headers.get("baggage").is_some();
+        if parent_present && !cx.span().span_context().is_valid()
+            || baggage_present && cx.baggage().is_empty()
+        {
+            self.malformed_context
+                .add(1, &[KeyValue::new(semconv::MESSAGING_SYSTEM, self.system)]);
+        }
+        cx
+    }
+
+    /// Starts `process {topic}` for one delivery, child of the producer's context.
+    pub(crate) fn start_process(
+        &self,
+        parent: &Context,
+        envelope: &Envelope,
+        group: &str,
+        attempt: u32,
+        queue_time: Duration,
+    ) -> Context {
+        let Some(tracer) = &self.tracer else {
+            return parent.clone();
+        };
+        let mut span = tracer
+            .span_builder(format!("process {}", envelope.topic))
+            .with_kind(SpanKind::Consumer)
+            .start_with_context(tracer, parent);
+        if span.is_recording() {
+            let mut attrs = self.common(envelope, "process", "process");
+            attrs.push(KeyValue::new(
+                semconv::MESSAGING_CONSUMER_GROUP_NAME,
+                group.to_owned(),
+            ));
+            attrs.push(KeyValue::new(DELIVERY_ATTEMPT, i64::from(attempt)));
+            attrs.push(KeyValue::new(QUEUE_TIME_MS, queue_time.as_secs_f64() * 1e3));
+            span.set_attributes(attrs);
+        }
+        parent.with_span(span)
+    }
+
+    /// Starts the span that records a dead-lettering, child of `parent`.
+    pub(crate) fn start_dead_letter(
+        &self,
+        parent: &Context,
+        envelope: &Envelope,
+        group: &str,
+        attempt: u32,
+        reason: &str,
+    ) -> Context {
+        let Some(tracer) = &self.tracer else {
+            return parent.clone();
+        };
+        let mut span = tracer
+            .span_builder(format!("dead_letter {}", envelope.topic))
+            .with_kind(SpanKind::Internal)
+            .start_with_context(tracer, parent);
+        if span.is_recording() {
+            let mut attrs = self.common(envelope, "dead_letter", "settle");
+            attrs.push(KeyValue::new(
+                semconv::MESSAGING_CONSUMER_GROUP_NAME,
+                group.to_owned(),
+            ));
+            attrs.push(KeyValue::new(DELIVERY_ATTEMPT, i64::from(attempt)));
+            attrs.push(KeyValue::new(DEAD_LETTER_REASON, reason.to_owned()));
+            span.set_attributes(attrs);
+            span.set_status(Status::error(reason.to_owned()));
+        }
+        parent.with_span(span)
+    }
+
+    /// Metrics for one handled delivery.
+    pub(crate) fn record_process(
+        &self,
+        attrs: &[KeyValue],
+        duration: Duration,
+        queue_time: Duration,
+        failed: bool,
+    ) {
+        if failed {
+            let mut with_error = attrs.to_vec();
+            with_error.push(KeyValue::new(semconv::ERROR_TYPE, "handler_failed"));
+            self.process_duration
+                .record(duration.as_secs_f64(), &with_error);
+        } else {
+            self.process_duration.record(duration.as_secs_f64(), attrs);
+        }
+        self.queue_time
+            .record(queue_time.as_secs_f64() * 1e3, &attrs[..2]);
+    }
+
+    /// Counts deliveries handed to a consumer.
+    pub(crate) fn record_consumed(&self, attrs: &[KeyValue], count: u64) {
+        if count > 0 {
+            self.consumed.add(count, attrs);
+        }
+    }
+
+    /// Counts a dead-lettered message.
+    pub(crate) fn record_dead_letter(&self, attrs: &[KeyValue]) {
+        self.dead_lettered.add(1, attrs);
+    }
+
+    /// The constant attributes of a subscription's metrics: system, destination, group,
+    /// operation (the first two are also the queue-time histogram's).
+    pub(crate) fn consumer_attrs(&self, topic: &str, group: &str) -> Vec<KeyValue> {
+        vec![
+            KeyValue::new(semconv::MESSAGING_SYSTEM, self.system),
+            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, topic.to_owned()),
+            KeyValue::new(semconv::MESSAGING_CONSUMER_GROUP_NAME, group.to_owned()),
+            KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
+        ]
+    }
+
+    fn common(
+        &self,
+        envelope: &Envelope,
+        operation: &'static str,
+        operation_type: &'static str,
+    ) -> Vec<KeyValue> {
+        let mut attrs = Vec::with_capacity(10);
+        attrs.push(KeyValue::new(semconv::MESSAGING_SYSTEM, self.system));
+        attrs.push(KeyValue::new(
+            semconv::MESSAGING_DESTINATION_NAME,
+            Cow::Owned::<'static, str>(envelope.topic.to_string()),
+        ));
+        attrs.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
+        attrs.push(KeyValue::new(
+            semconv::MESSAGING_OPERATION_TYPE,
+            operation_type,
+        ));
+        attrs.push(KeyValue::new(
+            semconv::MESSAGING_MESSAGE_ID,
+            envelope.id.as_str().to_owned(),
+        ));
+        attrs.push(KeyValue::new(
+            semconv::MESSAGING_MESSAGE_BODY_SIZE,
+            i64::try_from(envelope.payload.len()).unwrap_or(i64::MAX),
+        ));
+        if let Some(key) = &envelope.key {
+            attrs.push(KeyValue::new(MESSAGE_KEY, key.to_string()));
+        }
+        attrs
+    }
+}
+
+/// Time from `published_at` to now; zero when clocks disagree.
+pub(crate) fn queue_time(published_at: SystemTime) -> Duration {
+    SystemTime::now()
+        .duration_since(published_at)
+        .unwrap_or_default()
+}
+
+/// The tracer the bus uses unless told otherwise.
+pub(crate) fn default_tracer() -> BoxedTracer {
+    global::tracer("pigeon-bus")
+}
+
+/// The meter the bus uses unless told otherwise.
+pub(crate) fn default_meter() -> Meter {
+    global::meter("pigeon-bus")
+}
