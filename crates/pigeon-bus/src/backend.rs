@@ -38,6 +38,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Flushes and releases what the backend holds; called once when the bus shuts down.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+
+    /// Whether the backend can take messages now (for readiness probes). The default says yes;
+    /// a networked backend reports its connection.
+    fn health(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// What a consumer is for.

@@ -130,14 +130,17 @@ impl Bus {
     /// (durably, when the backend is durable).
     pub async fn publish(&self, message: OutgoingMessage) -> Result<MessageId, PublishError> {
         validate_topic(&message.topic)?;
-        let id = message.id.unwrap_or_else(MessageId::generate);
+        let published_at = SystemTime::now();
+        let id = message
+            .id
+            .unwrap_or_else(|| MessageId::generate_at(published_at));
         let mut envelope = Envelope {
             id: id.clone(),
             topic: message.topic,
             key: message.key,
             headers: message.headers,
             payload: message.payload,
-            published_at: SystemTime::now(),
+            published_at,
         };
         let max = self.inner.backend.max_message_bytes();
         let instruments = &self.inner.instruments;
@@ -165,6 +168,11 @@ impl Bus {
         handler: H,
     ) -> Result<Subscription, SubscribeError> {
         subscription::start(self.clone(), options, handler).await
+    }
+
+    /// Whether the backend can take messages now, and why not.
+    pub async fn health(&self) -> Result<(), String> {
+        self.inner.backend.health().await
     }
 
     /// Shuts the backend down (flushing a durable log). Subscriptions should be shut down first.

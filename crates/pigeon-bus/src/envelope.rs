@@ -16,8 +16,15 @@ pub struct MessageId(Arc<str>);
 impl MessageId {
     /// A fresh time-ordered id.
     pub fn generate() -> Self {
+        Self::generate_at(SystemTime::now())
+    }
+
+    /// A fresh id for a message published at `at` (ids sort by that time, to the millisecond).
+    pub fn generate_at(at: SystemTime) -> Self {
+        let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
         let mut buf = uuid::Uuid::encode_buffer();
-        let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+        let text = uuid::Uuid::new_v7(ts).hyphenated().encode_lower(&mut buf);
         Self(Arc::from(&*text))
     }
 
@@ -155,9 +162,9 @@ mod tests {
     #[test]
     fn generated_ids_are_unique_and_time_ordered() {
         let a = MessageId::generate();
-        let b = MessageId::generate();
-        assert_ne!(a, b);
-        assert!(a < b, "{a} then {b}");
+        assert_ne!(a, MessageId::generate());
+        let later = MessageId::generate_at(SystemTime::now() + Duration::from_millis(2));
+        assert!(a < later, "{a} then {later}");
         assert_eq!(a.as_str().len(), 36);
     }
 

@@ -105,15 +105,26 @@ fn validate(name: &str, what: &'static str, dots: bool) -> Result<(), NameError>
     if name.len() > MAX_NAME_LEN {
         return fail("longer than 200 bytes");
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (dots && c == '.');
-    if !name.chars().all(allowed) {
-        return fail(if dots {
-            "only letters, digits, '-', '_' and '.' are allowed"
-        } else {
-            "only letters, digits, '-' and '_' are allowed"
-        });
+    // One pass over the bytes: this runs on every publish.
+    let mut previous_dot = true;
+    for &b in name.as_bytes() {
+        let dot = b == b'.';
+        if dot && !dots {
+            return fail("only letters, digits, '-' and '_' are allowed");
+        }
+        if dot && previous_dot {
+            return fail("empty token between dots");
+        }
+        if !dot && !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return fail(if dots {
+                "only letters, digits, '-', '_' and '.' are allowed"
+            } else {
+                "only letters, digits, '-' and '_' are allowed"
+            });
+        }
+        previous_dot = dot;
     }
-    if dots && name.split('.').any(str::is_empty) {
+    if previous_dot {
         return fail("empty token between dots");
     }
     Ok(())

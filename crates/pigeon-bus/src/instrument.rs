@@ -9,9 +9,8 @@
 //! Hot path notes: span attributes are only built when the span records, and malformed trace
 //! context is detected by comparing "a header was there" with "a valid context came out".
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
@@ -142,24 +141,26 @@ impl Instruments {
     pub(crate) fn finish_send(
         &self,
         span: Option<BoxedSpan>,
-        topic: &str,
+        topic: &Arc<str>,
         error: Option<&dyn std::error::Error>,
     ) {
-        let mut attrs = vec![
+        let attrs = [
             KeyValue::new(semconv::MESSAGING_SYSTEM, self.system),
-            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, topic.to_owned()),
+            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, topic.clone()),
             KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "send"),
+            KeyValue::new(
+                semconv::ERROR_TYPE,
+                if error.is_some() { "publish_failed" } else { "" },
+            ),
         ];
-        if let Some(err) = error {
-            attrs.push(KeyValue::new(semconv::ERROR_TYPE, "publish_failed"));
-            if let Some(mut span) = span {
+        if let Some(mut span) = span {
+            if let Some(err) = error {
                 span.set_status(Status::error(err.to_string()));
-                span.end();
             }
-        } else if let Some(mut span) = span {
             span.end();
         }
-        self.sent.add(1, &attrs);
+        let attrs = if error.is_some() { &attrs[..] } else { &attrs[..3] };
+        self.sent.add(1, attrs);
     }
 
     /// Reads the trace context of a delivered message; a malformed header is counted and yields
@@ -289,7 +290,7 @@ impl Instruments {
         attrs.push(KeyValue::new(semconv::MESSAGING_SYSTEM, self.system));
         attrs.push(KeyValue::new(
             semconv::MESSAGING_DESTINATION_NAME,
-            Cow::Owned::<'static, str>(envelope.topic.to_string()),
+            envelope.topic.clone(),
         ));
         attrs.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
         attrs.push(KeyValue::new(
@@ -305,17 +306,44 @@ impl Instruments {
             i64::try_from(envelope.payload.len()).unwrap_or(i64::MAX),
         ));
         if let Some(key) = &envelope.key {
-            attrs.push(KeyValue::new(MESSAGE_KEY, key.to_string()));
+            attrs.push(KeyValue::new(MESSAGE_KEY, key.clone()));
         }
         attrs
     }
 }
 
-/// Time from `published_at` to now; zero when clocks disagree.
-pub(crate) fn queue_time(published_at: SystemTime) -> Duration {
-    SystemTime::now()
-        .duration_since(published_at)
-        .unwrap_or_default()
+/// Wall-clock time derived from the monotonic clock, so one clock read serves both the queue
+/// time (against a publisher's wall clock) and the processing duration. Re-anchored every
+/// minute so it never drifts far from the system clock.
+pub(crate) struct WallClock {
+    anchor: std::sync::Mutex<(Instant, SystemTime)>,
+}
+
+impl WallClock {
+    pub(crate) fn new() -> Self {
+        Self {
+            anchor: std::sync::Mutex::new((Instant::now(), SystemTime::now())),
+        }
+    }
+
+    /// The wall-clock time at `at`.
+    pub(crate) fn system_at(&self, at: Instant) -> SystemTime {
+        let Ok(mut anchor) = self.anchor.lock() else {
+            return SystemTime::now();
+        };
+        if at.saturating_duration_since(anchor.0) > Duration::from_secs(60) {
+            *anchor = (Instant::now(), SystemTime::now());
+        }
+        match at.checked_duration_since(anchor.0) {
+            Some(ahead) => anchor.1 + ahead,
+            None => anchor.1 - anchor.0.duration_since(at),
+        }
+    }
+}
+
+/// Time from `published_at` to `now`; zero when clocks disagree.
+pub(crate) fn queue_time(published_at: SystemTime, now: SystemTime) -> Duration {
+    now.duration_since(published_at).unwrap_or_default()
 }
 
 /// The tracer the bus uses unless told otherwise.

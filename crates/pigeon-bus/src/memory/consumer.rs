@@ -13,11 +13,16 @@ use super::topic::Topic;
 use crate::{AckError, Acker, ConsumeError, ConsumerSpec, Deliveries, Delivery, FetchResult};
 
 pub(crate) struct MemoryDeliveries {
+    consumer: Arc<ConsumerShared>,
+    notify: Arc<Notify>,
+    backend: MemoryBackend,
+}
+
+/// What every acker of one consumer shares: one reference count per delivery instead of five.
+struct ConsumerShared {
     topic: Arc<Topic>,
     spec: ConsumerSpec,
-    notify: Arc<Notify>,
     durable: Option<SettleSender>,
-    backend: MemoryBackend,
 }
 
 impl MemoryDeliveries {
@@ -29,24 +34,23 @@ impl MemoryDeliveries {
         backend: MemoryBackend,
     ) -> Self {
         Self {
-            topic,
-            spec,
+            consumer: Arc::new(ConsumerShared {
+                topic,
+                spec,
+                durable,
+            }),
             notify,
-            durable,
             backend,
         }
     }
 
-    fn acker(&self, offset: u64, token: u64, id: crate::MessageId) -> Box<dyn Acker> {
+    fn acker(&self, offset: u64, token: u64, id: &crate::MessageId) -> Box<dyn Acker> {
         Box::new(MemoryAcker {
-            topic: self.topic.clone(),
-            group: self.spec.group.clone(),
-            topic_name: self.spec.topic.clone(),
-            ack_deadline: self.spec.ack_deadline,
+            consumer: self.consumer.clone(),
             offset,
             token,
-            id,
-            durable: self.durable.clone(),
+            // Only the durable log needs the id, to record the settlement.
+            id: self.consumer.durable.as_ref().map(|_| id.clone()),
         })
     }
 }
@@ -61,9 +65,9 @@ impl Deliveries for MemoryDeliveries {
                 // Ask for a wake-up before looking, so a publish in between is not missed.
                 let notify = self.notify.clone();
                 let woken = notify.notified();
+                let spec = &self.consumer.spec;
                 let (handed, due, more) =
-                    self.topic
-                        .take(&self.spec.group, max, self.spec.ack_deadline);
+                    self.consumer.topic.take(&spec.group, max, spec.ack_deadline);
                 if !handed.is_empty() {
                     if more {
                         // Others in the group may take the rest.
@@ -72,7 +76,7 @@ impl Deliveries for MemoryDeliveries {
                     let batch = handed
                         .into_iter()
                         .map(|h| Delivery {
-                            acker: self.acker(h.offset, h.token, h.envelope.id.clone()),
+                            acker: self.acker(h.offset, h.token, &h.envelope.id),
                             envelope: h.envelope,
                             attempt: h.attempt,
                         })
@@ -91,26 +95,24 @@ impl Deliveries for MemoryDeliveries {
 }
 
 struct MemoryAcker {
-    topic: Arc<Topic>,
-    topic_name: Arc<str>,
-    group: Arc<str>,
-    ack_deadline: Duration,
+    consumer: Arc<ConsumerShared>,
     offset: u64,
     token: u64,
-    id: crate::MessageId,
-    durable: Option<SettleSender>,
+    id: Option<crate::MessageId>,
 }
 
 impl MemoryAcker {
     fn settle(self, how: Settle) -> BoxFuture<'static, Result<(), AckError>> {
-        let applied = self.topic.settle(&self.group, self.offset, self.token, how);
+        let c = &self.consumer;
+        let applied = c.topic.settle(&c.spec.group, self.offset, self.token, how);
         let record = matches!(how, Settle::Ack | Settle::Term) && applied;
-        match (record, self.durable) {
-            (true, Some(tx)) => {
+        match (record, &c.durable, self.id) {
+            (true, Some(tx), Some(id)) => {
+                let tx = tx.clone();
                 let entry = SettleRecord {
-                    topic: self.topic_name,
-                    group: self.group,
-                    id: self.id,
+                    topic: c.spec.topic.clone(),
+                    group: c.spec.group.clone(),
+                    id,
                 };
                 Box::pin(async move {
                     tx.send(entry)
@@ -137,11 +139,12 @@ impl Acker for MemoryAcker {
     }
 
     fn in_progress(&self) -> BoxFuture<'static, Result<(), AckError>> {
-        self.topic.settle(
-            &self.group,
+        let c = &self.consumer;
+        c.topic.settle(
+            &c.spec.group,
             self.offset,
             self.token,
-            Settle::Progress(self.ack_deadline),
+            Settle::Progress(c.spec.ack_deadline),
         );
         Box::pin(std::future::ready(Ok(())))
     }

@@ -52,7 +52,9 @@ pub(crate) struct GroupState {
     slots: VecDeque<Slot>,
     ready: BTreeSet<u64>,
     delayed: BinaryHeap<Reverse<(Instant, u64)>>,
-    deadlines: BinaryHeap<Reverse<(Instant, u64, u64)>>,
+    /// (deadline, offset, token) of handed-out messages, sorted by deadline. Settled entries are
+    /// pruned from the front as they surface, so this stays about as long as what is out.
+    deadlines: VecDeque<(Instant, u64, u64)>,
     held_keys: HashMap<Arc<str>, u64>,
     blocked: HashMap<Arc<str>, VecDeque<u64>>,
     next_token: u64,
@@ -68,7 +70,7 @@ impl GroupState {
             slots: VecDeque::new(),
             ready: BTreeSet::new(),
             delayed: BinaryHeap::new(),
-            deadlines: BinaryHeap::new(),
+            deadlines: VecDeque::new(),
             held_keys: HashMap::new(),
             blocked: HashMap::new(),
             next_token: 1,
@@ -156,7 +158,6 @@ impl GroupState {
         how: Settle,
         log: &VecDeque<Arc<Envelope>>,
         base: u64,
-        now: Instant,
     ) -> bool {
         let Some(slot) = self.slot_mut(offset) else {
             return false;
@@ -183,39 +184,46 @@ impl GroupState {
                 if delay.is_zero() {
                     self.ready.insert(offset);
                 } else {
-                    self.delayed.push(Reverse((now + delay, offset)));
+                    self.delayed.push(Reverse((Instant::now() + delay, offset)));
                 }
             }
             Settle::Progress(ack_deadline) => {
-                let deadline = now + ack_deadline;
+                let deadline = Instant::now() + ack_deadline;
                 *slot = Slot::Out {
                     token,
                     attempt,
                     deadline,
                 };
-                self.deadlines.push(Reverse((deadline, offset, token)));
+                self.push_deadline(deadline, offset, token);
             }
         }
         true
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(Reverse((due, offset, token))) = self.deadlines.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.deadlines.pop();
-            if let Some(slot) = self.slot_mut(offset)
-                && let Slot::Out {
-                    token: t,
-                    attempt,
-                    deadline,
-                } = *slot
-                && t == token
-                && deadline <= now
-            {
-                *slot = Slot::Waiting { attempt };
-                self.ready.insert(offset);
+        while let Some(&(due, offset, token)) = self.deadlines.front() {
+            let out = match self.slot_mut(offset) {
+                Some(Slot::Out {
+                    token: t, deadline, ..
+                }) if *t == token => Some(*deadline),
+                _ => None,
+            };
+            match out {
+                // Settled, redelivered or extended: this entry is stale.
+                None => {
+                    self.deadlines.pop_front();
+                }
+                Some(_) if due > now => break,
+                Some(deadline) => {
+                    self.deadlines.pop_front();
+                    if deadline <= now
+                        && let Some(slot) = self.slot_mut(offset)
+                        && let Slot::Out { attempt, .. } = *slot
+                    {
+                        *slot = Slot::Waiting { attempt };
+                        self.ready.insert(offset);
+                    }
+                }
             }
         }
         while let Some(Reverse((due, offset))) = self.delayed.peek().copied() {
@@ -228,7 +236,7 @@ impl GroupState {
     }
 
     fn next_due(&self) -> Option<Instant> {
-        let deadline = self.deadlines.peek().map(|Reverse((d, _, _))| *d);
+        let deadline = self.deadlines.front().map(|(d, _, _)| *d);
         let delayed = self.delayed.peek().map(|Reverse((d, _))| *d);
         match (deadline, delayed) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -283,13 +291,25 @@ impl GroupState {
             attempt,
             deadline,
         };
-        self.deadlines.push(Reverse((deadline, offset, token)));
+        self.push_deadline(deadline, offset, token);
         Some(Handed {
             envelope,
             offset,
             token,
             attempt,
         })
+    }
+
+    fn push_deadline(&mut self, deadline: Instant, offset: u64, token: u64) {
+        // Deadlines almost always arrive in order; insert from the back when they do not.
+        let at = self.deadlines.len()
+            - self
+                .deadlines
+                .iter()
+                .rev()
+                .take_while(|(d, _, _)| *d > deadline)
+                .count();
+        self.deadlines.insert(at, (deadline, offset, token));
     }
 
     fn release_key(&mut self, offset: u64, log: &VecDeque<Arc<Envelope>>, base: u64) {

@@ -24,6 +24,8 @@ pub(crate) struct Topic {
     state: Mutex<TopicState>,
     /// Publishers waiting for room.
     pub(crate) room: Notify,
+    /// How many publishers wait on `room`; settling skips the wake-up when none do.
+    pub(crate) room_waiters: std::sync::atomic::AtomicUsize,
     limits: Limits,
 }
 
@@ -50,6 +52,7 @@ impl Topic {
                 groups: HashMap::new(),
             }),
             room: Notify::new(),
+            room_waiters: std::sync::atomic::AtomicUsize::new(0),
             limits,
         }
     }
@@ -78,6 +81,18 @@ impl Topic {
             group.notify.notify_one();
         }
         Appended::Yes
+    }
+
+    /// Waits up to `limit` for `room` (a `self.room.notified()` taken before the last try).
+    pub(crate) async fn wait_for_room(
+        &self,
+        limit: std::time::Duration,
+        room: tokio::sync::futures::Notified<'_>,
+    ) {
+        use std::sync::atomic::Ordering;
+        self.room_waiters.fetch_add(1, Ordering::AcqRel);
+        let _ = tokio::time::timeout(limit, room).await;
+        self.room_waiters.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// True when a publish of `size` bytes would have to wait for room.
@@ -147,11 +162,14 @@ impl Topic {
         let Some(g) = state.groups.get_mut(group) else {
             return false;
         };
-        let done = g.settle(offset, token, how, &state.log, state.base, Instant::now());
+        let done = g.settle(offset, token, how, &state.log, state.base);
         if done {
             let wake = g.has_ready(state.base + state.log.len() as u64);
             let notify = g.notify.clone();
-            if matches!(how, Settle::Ack | Settle::Term) && state.trim() {
+            if matches!(how, Settle::Ack | Settle::Term)
+                && state.trim()
+                && self.room_waiters.load(std::sync::atomic::Ordering::Acquire) > 0
+            {
                 self.room.notify_waiters();
             }
             if wake {

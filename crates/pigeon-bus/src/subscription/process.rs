@@ -12,7 +12,7 @@ use opentelemetry::{Context, KeyValue};
 
 use super::SubscribeOptions;
 use crate::handler::FailureAction;
-use crate::instrument::{Instruments, queue_time};
+use crate::instrument::{Instruments, WallClock, queue_time};
 use crate::{
     Acker, Bus, DLQ_SUFFIX, Delivery, Envelope, Handler, HandlerError, Message, OutgoingMessage,
     dlq_headers,
@@ -27,6 +27,7 @@ pub(crate) struct Shared<H> {
     /// True when the backend does not keep per-key order, so this subscription does.
     pub(crate) orders_keys_here: bool,
     traced: bool,
+    clock: WallClock,
 }
 
 impl<H: Handler> Shared<H> {
@@ -44,6 +45,7 @@ impl<H: Handler> Shared<H> {
             attrs,
             orders_keys_here,
             traced,
+            clock: WallClock::new(),
         }
     }
 
@@ -115,7 +117,8 @@ impl<H: Handler> Shared<H> {
         attempt: u32,
     ) -> Result<(), HandlerError> {
         let instruments = self.instruments();
-        let waited = queue_time(envelope.published_at);
+        let started = Instant::now();
+        let waited = queue_time(envelope.published_at, self.clock.system_at(started));
         let cx = instruments.start_process(parent, envelope, &self.options.group, attempt, waited);
         let message = Message {
             envelope: envelope.clone(),
@@ -123,7 +126,6 @@ impl<H: Handler> Shared<H> {
             group: self.options.group.clone(),
             context: cx.clone(),
         };
-        let started = Instant::now();
         // The handler is called, not only polled, with its span current: closures that start
         // spans before their `async` block get the right parent too. Panics are caught in both.
         let handling = {

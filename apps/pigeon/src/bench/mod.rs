@@ -1,0 +1,22 @@
+//! `pigeon bench`: the benchmarks whose figures stand in the README.
+//!
+//! Benchmarks are commands, not tests: they print progress on stderr and one JSON object on the
+//! last line of stdout with `--json`, so runs can be compared as ratios on a noisy machine.
+
+pub(crate) mod bus;
+mod latency;
+
+use clap::Subcommand;
+
+/// Which benchmark to run.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// One bus hop (publish → handler → ack) as fast as it goes.
+    Bus(bus::BusBenchArgs),
+}
+
+pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Bus(args) => bus::run(args).await,
+    }
+}

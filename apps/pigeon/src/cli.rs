@@ -1,0 +1,32 @@
+//! The command line.
+
+use clap::{Parser, Subcommand};
+
+use crate::{bench, serve};
+
+/// Pigeon: end-to-end encrypted direct messaging and a message bus where every message can be
+/// followed end to end.
+#[derive(Debug, Parser)]
+#[command(name = "pigeon", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Pigeon server on embedded defaults: HTTP on 127.0.0.1:7878 with /healthz,
+    /// /readyz and /metrics, the in-process bus durable in ./pigeon-data. Telemetry follows
+    /// the standard OTEL_* variables (none set: nothing leaves the process).
+    Serve(serve::ServeArgs),
+    /// Run a benchmark and print its figures (one JSON object on the last line with --json).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Bench(command) => bench::run(command).await,
+    }
+}

@@ -1,0 +1,19 @@
+//! `pigeon`: one binary for the server, the benchmarks and the tools.
+//!
+//! * `cli`: the command line (clap), with `--help` that teaches.
+//! * `serve`: `pigeon serve`, the main job.
+//! * `bench`: `pigeon bench …`, the benchmarks behind the README's figures.
+
+mod bench;
+mod cli;
+mod serve;
+
+use clap::Parser as _;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(cli::run(cli))
+}

@@ -1,0 +1,90 @@
+//! `pigeon serve`: the main job on embedded defaults.
+//!
+//! * `config`: flags, env, file, defaults.
+//! * `http`: the router — `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Shutdown order: stop accepting (axum's graceful shutdown lets requests finish), shut the
+//! bus down (the durable log syncs), then flush telemetry — so nothing accepted is lost and the
+//! last spans still leave.
+
+mod config;
+mod http;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
+use tokio::net::TcpListener;
+
+pub(crate) use config::ServeArgs;
+use config::{BusTarget, ServeConfig};
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let telemetry = pigeon_telemetry::init(pigeon_telemetry::TelemetryConfig::from_env()?)
+        .context("setting up telemetry")?;
+    let backend = open_bus(&config).await?;
+    let bus = Bus::builder_shared(backend.clone()).build();
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        data_dir = %config.data_dir.display(),
+        bus = ?config.bus,
+        "pigeon serving"
+    );
+    let app = http::router(http::AppState { bus: bus.clone() }).merge(telemetry.metrics_router());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("shutting down");
+    bus.shutdown().await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await?
+        .context("flushing telemetry")?;
+    Ok(())
+}
+
+async fn open_bus(config: &ServeConfig) -> anyhow::Result<Arc<dyn Backend>> {
+    Ok(match &config.bus {
+        BusTarget::Memory => {
+            let memory = MemoryConfig {
+                data_dir: Some(config.data_dir.join("bus")),
+                ..MemoryConfig::default()
+            };
+            Arc::new(MemoryBackend::open(memory).context("opening the durable bus log")?)
+        }
+        BusTarget::Nats(url) => Arc::new(
+            pigeon_bus_nats::NatsBackend::connect(url, pigeon_bus_nats::NatsConfig::new())
+                .await
+                .with_context(|| format!("connecting to NATS at {url}"))?,
+        ),
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
