@@ -10,6 +10,11 @@ mod serve;
 
 use clap::Parser as _;
 
+// A message server allocates small objects at a high rate from many threads: mimalloc's
+// thread-local free lists cost about half of glibc malloc's on this workload.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -55,11 +55,19 @@ fn start(data_dir: &std::path::Path) -> Server {
 
 fn get(addr: &str, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     (status, body)
 }
 
@@ -73,16 +81,28 @@ fn serves_health_readiness_and_metrics_then_stops_cleanly_on_sigterm() {
     assert_eq!(status, 200);
     assert!(metrics.contains("pigeon_spans_dropped_total"), "{metrics}");
     assert_eq!(get(&server.addr, "/no-such-page").0, 404);
-    assert!(dir.path().join("bus").join("bus.log").exists(), "durable bus log in the data dir");
+    assert!(
+        dir.path().join("bus").join("bus.log").exists(),
+        "durable bus log in the data dir"
+    );
 
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "pigeon serve did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "pigeon serve did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "clean exit, got {status}");

@@ -102,6 +102,42 @@ pub fn time_from_nanos(nanos: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(nanos)
 }
 
+/// Anything that names a topic: `&str`, `String`, or a shared `Arc<str>` (no copy).
+pub trait IntoTopic {
+    /// The topic name as the envelope keeps it.
+    fn into_topic(self) -> Arc<str>;
+}
+
+impl IntoTopic for &str {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl IntoTopic for String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl IntoTopic for &String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self.as_str())
+    }
+}
+
+impl IntoTopic for Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        self
+    }
+}
+
+impl IntoTopic for &Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        self.clone()
+    }
+}
+
 /// What a publisher hands to [`Bus::publish`](crate::Bus::publish).
 #[derive(Debug, Clone)]
 pub struct OutgoingMessage {
@@ -113,10 +149,11 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
-    /// A message for `topic` with `payload`; a fresh id, no key, no headers.
-    pub fn new(topic: impl AsRef<str>, payload: impl Into<Bytes>) -> Self {
+    /// A message for `topic` with `payload`; a fresh id, no key, no headers. Passing the topic
+    /// as an `Arc<str>` that is reused saves an allocation per message.
+    pub fn new(topic: impl IntoTopic, payload: impl Into<Bytes>) -> Self {
         Self {
-            topic: Arc::from(topic.as_ref()),
+            topic: topic.into_topic(),
             payload: payload.into(),
             key: None,
             id: None,

@@ -150,7 +150,11 @@ impl Instruments {
             KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "send"),
             KeyValue::new(
                 semconv::ERROR_TYPE,
-                if error.is_some() { "publish_failed" } else { "" },
+                if error.is_some() {
+                    "publish_failed"
+                } else {
+                    ""
+                },
             ),
         ];
         if let Some(mut span) = span {
@@ -159,7 +163,11 @@ impl Instruments {
             }
             span.end();
         }
-        let attrs = if error.is_some() { &attrs[..] } else { &attrs[..3] };
+        let attrs = if error.is_some() {
+            &attrs[..]
+        } else {
+            &attrs[..3]
+        };
         self.sent.add(1, attrs);
     }
 

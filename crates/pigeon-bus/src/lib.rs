@@ -32,7 +32,9 @@ mod subscription;
 pub use backend::{Acker, Backend, ConsumerSpec, Deliveries, Delivery, FetchResult};
 pub use bus::{Bus, BusBuilder};
 pub use correlation::{CORRELATION_ID_FIELD, CorrelationId};
-pub use envelope::{Envelope, MessageId, OutgoingMessage, nanos_since_epoch, time_from_nanos};
+pub use envelope::{
+    Envelope, IntoTopic, MessageId, OutgoingMessage, nanos_since_epoch, time_from_nanos,
+};
 pub use error::{
     AckError, ConsumeError, MAX_NAME_LEN, NameError, PublishError, SubscribeError, validate_group,
     validate_topic,

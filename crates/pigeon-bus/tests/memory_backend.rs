@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pigeon_bus::{Bus, MemoryBackend, MemoryConfig, Message, OutgoingMessage, PublishError, SubscribeOptions};
+use pigeon_bus::{
+    Bus, MemoryBackend, MemoryConfig, Message, OutgoingMessage, PublishError, SubscribeOptions,
+};
 
 fn config(f: impl FnOnce(&mut MemoryConfig)) -> MemoryConfig {
     let mut c = MemoryConfig::default();
@@ -13,12 +15,19 @@ fn config(f: impl FnOnce(&mut MemoryConfig)) -> MemoryConfig {
     c
 }
 
-async fn count_deliveries(bus: &Bus, topic: &str, group: &str, settle_for: Duration) -> Vec<String> {
+async fn count_deliveries(
+    bus: &Bus,
+    topic: &str,
+    group: &str,
+    settle_for: Duration,
+) -> Vec<String> {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s = seen.clone();
     let sub = bus
         .subscribe(SubscribeOptions::new(topic, group), move |m: Message| {
-            s.lock().unwrap().push(String::from_utf8_lossy(m.payload()).into_owned());
+            s.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(m.payload()).into_owned());
             std::future::ready(Ok(()))
         })
         .await
@@ -42,24 +51,37 @@ async fn a_full_topic_with_a_lagging_group_refuses_after_the_timeout() {
     let handled = Arc::new(AtomicUsize::new(0));
     let h = handled.clone();
     let sub = bus
-        .subscribe(SubscribeOptions::new("full", "slow").max_in_flight(1), move |_m: Message| {
-            let (g, h) = (g.clone(), h.clone());
-            async move {
-                g.acquire().await.unwrap().forget();
-                h.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            }
-        })
+        .subscribe(
+            SubscribeOptions::new("full", "slow").max_in_flight(1),
+            move |_m: Message| {
+                let (g, h) = (g.clone(), h.clone());
+                async move {
+                    g.acquire().await.unwrap().forget();
+                    h.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+        )
         .await
         .unwrap();
     for i in 0..3 {
-        bus.publish(OutgoingMessage::new("full", format!("{i}"))).await.unwrap();
+        bus.publish(OutgoingMessage::new("full", format!("{i}")))
+            .await
+            .unwrap();
     }
-    let err = bus.publish(OutgoingMessage::new("full", "3")).await.unwrap_err();
-    assert!(matches!(err, PublishError::Full { waited_ms } if waited_ms >= 200), "{err:?}");
+    let err = bus
+        .publish(OutgoingMessage::new("full", "3"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PublishError::Full { waited_ms } if waited_ms >= 200),
+        "{err:?}"
+    );
     // Once the group catches up there is room again, and nothing accepted was dropped.
     gate.add_permits(10);
-    bus.publish(OutgoingMessage::new("full", "4")).await.unwrap();
+    bus.publish(OutgoingMessage::new("full", "4"))
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(5), async {
         while handled.load(Ordering::SeqCst) < 4 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -75,7 +97,9 @@ async fn with_no_group_the_oldest_messages_make_room() {
     let backend = MemoryBackend::open(config(|c| c.max_messages_per_topic = 3)).unwrap();
     let bus = Bus::builder(backend).tracing(false).build();
     for i in 0..5 {
-        bus.publish(OutgoingMessage::new("retained", format!("m{i}"))).await.unwrap();
+        bus.publish(OutgoingMessage::new("retained", format!("m{i}")))
+            .await
+            .unwrap();
     }
     let seen = count_deliveries(&bus, "retained", "late", Duration::from_millis(300)).await;
     assert_eq!(seen, ["m2", "m3", "m4"]);
@@ -84,12 +108,13 @@ async fn with_no_group_the_oldest_messages_make_room() {
 #[tokio::test]
 async fn a_torn_tail_is_cut_and_everything_before_it_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        MemoryBackend::open(config(|c| c.data_dir = Some(dir.path().to_owned()))).unwrap()
-    };
+    let open =
+        || MemoryBackend::open(config(|c| c.data_dir = Some(dir.path().to_owned()))).unwrap();
     let bus = Bus::builder(open()).tracing(false).build();
     for i in 0..3 {
-        bus.publish(OutgoingMessage::new("torn", format!("m{i}"))).await.unwrap();
+        bus.publish(OutgoingMessage::new("torn", format!("m{i}")))
+            .await
+            .unwrap();
     }
     bus.shutdown().await;
     drop(bus);
@@ -102,8 +127,14 @@ async fn a_torn_tail_is_cut_and_everything_before_it_is_kept() {
     std::fs::write(&log, &bytes).unwrap();
 
     let bus = Bus::builder(open()).tracing(false).build();
-    assert_eq!(std::fs::metadata(&log).unwrap().len(), good, "torn tail cut off");
-    bus.publish(OutgoingMessage::new("torn", "m3")).await.unwrap();
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        good,
+        "torn tail cut off"
+    );
+    bus.publish(OutgoingMessage::new("torn", "m3"))
+        .await
+        .unwrap();
     let seen = count_deliveries(&bus, "torn", "g", Duration::from_millis(300)).await;
     assert_eq!(seen, ["m0", "m1", "m2", "m3"]);
     bus.shutdown().await;
@@ -122,17 +153,23 @@ async fn compaction_keeps_what_is_live_and_forgets_what_is_settled() {
     let bus = Bus::builder(open()).tracing(false).build();
     let body = "x".repeat(512);
     let sub = bus
-        .subscribe(SubscribeOptions::new("compact", "g"), |_m: Message| std::future::ready(Ok(())))
+        .subscribe(SubscribeOptions::new("compact", "g"), |_m: Message| {
+            std::future::ready(Ok(()))
+        })
         .await
         .unwrap();
     for i in 0..200 {
-        bus.publish(OutgoingMessage::new("compact", format!("{i}{body}"))).await.unwrap();
+        bus.publish(OutgoingMessage::new("compact", format!("{i}{body}")))
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     sub.shutdown().await;
     // These three stay unsettled across the restart.
     for i in 0..3 {
-        bus.publish(OutgoingMessage::new("compact", format!("live{i}"))).await.unwrap();
+        bus.publish(OutgoingMessage::new("compact", format!("live{i}")))
+            .await
+            .unwrap();
     }
     bus.shutdown().await;
     drop(bus);

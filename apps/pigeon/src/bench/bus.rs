@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use pigeon_bus::{Backend, Bus, Message, MemoryBackend, OutgoingMessage, SubscribeOptions};
+use pigeon_bus::{Backend, Bus, MemoryBackend, Message, OutgoingMessage, SubscribeOptions};
 use serde::Serialize;
 
 use super::latency::Latencies;
@@ -109,12 +109,12 @@ pub(crate) async fn run(args: BusBenchArgs) -> anyhow::Result<()> {
 
 /// Runs the hop for `args.seconds`; returns messages handled, seconds taken, latencies.
 async fn one_hop(bus: &Bus, args: &BusBenchArgs) -> anyhow::Result<(u64, f64, Latencies)> {
-    let topic = format!("bench.bus.{}", uuid_suffix());
+    let topic: Arc<str> = format!("bench.bus.{}", uuid_suffix()).into();
     let window = args.window as u64;
     let handled = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Latencies::new()?);
     let (h, l) = (handled.clone(), latencies.clone());
-    let options = SubscribeOptions::new(&topic, "bench").max_in_flight(1024);
+    let options = SubscribeOptions::new(&*topic, "bench").max_in_flight(1024);
     let subscription = bus
         .subscribe(options, move |m: Message| {
             let n = h.fetch_add(1, Ordering::Relaxed);
@@ -142,7 +142,8 @@ async fn one_hop(bus: &Bus, args: &BusBenchArgs) -> anyhow::Result<(u64, f64, La
                     tokio::task::yield_now().await;
                     continue;
                 }
-                bus.publish(OutgoingMessage::new(&topic, payload.clone())).await?;
+                bus.publish(OutgoingMessage::new(&topic, payload.clone()))
+                    .await?;
                 published.fetch_add(1, Ordering::Relaxed);
             }
             anyhow::Ok(())
@@ -181,5 +182,7 @@ async fn one_hop(bus: &Bus, args: &BusBenchArgs) -> anyhow::Result<(u64, f64, La
 }
 
 fn uuid_suffix() -> String {
-    pigeon_bus::MessageId::generate().to_string().replace('-', "")
+    pigeon_bus::MessageId::generate()
+        .to_string()
+        .replace('-', "")
 }

@@ -23,7 +23,7 @@ impl Latencies {
 
     /// Records `micros` for message number `n` (sampled by `n`).
     pub(crate) fn record(&self, n: u64, micros: u64) {
-        if n % SAMPLE != 0 {
+        if !n.is_multiple_of(SAMPLE) {
             return;
         }
         let shard = (n / SAMPLE) as usize % SHARDS;

@@ -126,7 +126,11 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pigeon.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nbus = \"nats://127.0.0.1:4222\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nbus = \"nats://127.0.0.1:4222\"\n",
+        )
+        .unwrap();
         let c = args(None, Some(path.clone())).resolve().unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.bus, BusTarget::Nats("nats://127.0.0.1:4222".into()));

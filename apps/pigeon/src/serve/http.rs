@@ -23,6 +23,9 @@ pub(crate) fn router(state: AppState) -> Router {
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
     match state.bus.health().await {
         Ok(_) => (StatusCode::OK, "ready\n".into()),
-        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("bus not ready: {err}\n")),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("bus not ready: {err}\n"),
+        ),
     }
 }

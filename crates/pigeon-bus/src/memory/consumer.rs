@@ -21,6 +21,7 @@ pub(crate) struct MemoryDeliveries {
 /// What every acker of one consumer shares: one reference count per delivery instead of five.
 struct ConsumerShared {
     topic: Arc<Topic>,
+    group: usize,
     spec: ConsumerSpec,
     durable: Option<SettleSender>,
 }
@@ -28,6 +29,7 @@ struct ConsumerShared {
 impl MemoryDeliveries {
     pub(crate) fn new(
         topic: Arc<Topic>,
+        group: usize,
         spec: ConsumerSpec,
         notify: Arc<Notify>,
         durable: Option<SettleSender>,
@@ -36,6 +38,7 @@ impl MemoryDeliveries {
         Self {
             consumer: Arc::new(ConsumerShared {
                 topic,
+                group,
                 spec,
                 durable,
             }),
@@ -67,7 +70,9 @@ impl Deliveries for MemoryDeliveries {
                 let woken = notify.notified();
                 let spec = &self.consumer.spec;
                 let (handed, due, more) =
-                    self.consumer.topic.take(&spec.group, max, spec.ack_deadline);
+                    self.consumer
+                        .topic
+                        .take(self.consumer.group, max, spec.ack_deadline);
                 if !handed.is_empty() {
                     if more {
                         // Others in the group may take the rest.
@@ -104,7 +109,7 @@ struct MemoryAcker {
 impl MemoryAcker {
     fn settle(self, how: Settle) -> BoxFuture<'static, Result<(), AckError>> {
         let c = &self.consumer;
-        let applied = c.topic.settle(&c.spec.group, self.offset, self.token, how);
+        let applied = c.topic.settle(c.group, self.offset, self.token, how);
         let record = matches!(how, Settle::Ack | Settle::Term) && applied;
         match (record, &c.durable, self.id) {
             (true, Some(tx), Some(id)) => {
@@ -141,7 +146,7 @@ impl Acker for MemoryAcker {
     fn in_progress(&self) -> BoxFuture<'static, Result<(), AckError>> {
         let c = &self.consumer;
         c.topic.settle(
-            &c.spec.group,
+            c.group,
             self.offset,
             self.token,
             Settle::Progress(c.spec.ack_deadline),

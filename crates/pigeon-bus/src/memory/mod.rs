@@ -267,7 +267,7 @@ impl Backend for MemoryBackend {
                 return Err(SubscribeError::Closed);
             }
             let topic = self.inner.topics.get_or_create(&spec.topic);
-            let (notify, created) = topic.join(&spec.group);
+            let (group, notify, created) = topic.join(&spec.group);
             if created && let Some(log) = &self.inner.log {
                 log.group(spec.topic.clone(), spec.group.clone())
                     .await
@@ -275,6 +275,7 @@ impl Backend for MemoryBackend {
             }
             let consumer = consumer::MemoryDeliveries::new(
                 topic,
+                group,
                 spec,
                 notify,
                 self.inner.log.as_ref().map(DurableLog::settle_sender),

@@ -4,7 +4,7 @@
 //! with no group yet, the oldest messages make room (like a stream's limits retention); once a
 //! group exists, publishers wait for room instead, so nothing a group has not seen is dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -33,7 +33,9 @@ pub(crate) struct TopicState {
     pub(crate) log: VecDeque<Arc<Envelope>>,
     pub(crate) base: u64,
     bytes: usize,
-    pub(crate) groups: HashMap<Arc<str>, GroupState>,
+    /// Groups in the order they joined; consumers address theirs by index (no hashing on the
+    /// hot path), and there are few, so look-ups by name scan.
+    pub(crate) groups: Vec<(Arc<str>, GroupState)>,
 }
 
 /// Whether a publish found room.
@@ -49,7 +51,7 @@ impl Topic {
                 log: VecDeque::new(),
                 base: 0,
                 bytes: 0,
-                groups: HashMap::new(),
+                groups: Vec::new(),
             }),
             room: Notify::new(),
             room_waiters: std::sync::atomic::AtomicUsize::new(0),
@@ -77,7 +79,7 @@ impl Topic {
         }
         state.bytes += size;
         state.log.push_back(envelope);
-        for group in state.groups.values() {
+        for (_, group) in &state.groups {
             group.notify.notify_one();
         }
         Appended::Yes
@@ -114,39 +116,34 @@ impl Topic {
         let mut state = self.lock();
         state.bytes += envelope.encoded_len();
         state.log.push_back(envelope);
-        for group in state.groups.values() {
+        for (_, group) in &state.groups {
             group.notify.notify_one();
         }
     }
 
-    /// The group's state, created at the oldest retained offset if new. Returns its notifier and
-    /// whether it was created.
-    pub(crate) fn join(&self, group: &Arc<str>) -> (Arc<Notify>, bool) {
+    /// Joins `group`, created at the oldest retained offset if new. Returns its index, its
+    /// notifier and whether it was created.
+    pub(crate) fn join(&self, group: &Arc<str>) -> (usize, Arc<Notify>, bool) {
         let mut state = self.lock();
-        let base = state.base;
-        let mut created = false;
-        let notify = state
-            .groups
-            .entry(group.clone())
-            .or_insert_with(|| {
-                created = true;
-                GroupState::new(base)
-            })
-            .notify
-            .clone();
-        (notify, created)
+        if let Some(index) = state.group_index(group) {
+            return (index, state.groups[index].1.notify.clone(), false);
+        }
+        let created = GroupState::new(state.base);
+        let notify = created.notify.clone();
+        state.groups.push((group.clone(), created));
+        (state.groups.len() - 1, notify, true)
     }
 
     /// Hands out up to `max` messages of `group`.
     pub(crate) fn take(
         &self,
-        group: &str,
+        group: usize,
         max: usize,
         ack_deadline: std::time::Duration,
     ) -> (Vec<Handed>, Option<Instant>, bool) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let Some(g) = state.groups.get_mut(group) else {
+        let Some((_, g)) = state.groups.get_mut(group) else {
             return (Vec::new(), None, false);
         };
         let (handed, due) = g.take(&state.log, state.base, max, Instant::now(), ack_deadline);
@@ -156,10 +153,10 @@ impl Topic {
 
     /// Settles one delivery; trims what every group has settled. Returns the envelope when the
     /// settlement took effect (not stale).
-    pub(crate) fn settle(&self, group: &str, offset: u64, token: u64, how: Settle) -> bool {
+    pub(crate) fn settle(&self, group: usize, offset: u64, token: u64, how: Settle) -> bool {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let Some(g) = state.groups.get_mut(group) else {
+        let Some((_, g)) = state.groups.get_mut(group) else {
             return false;
         };
         let done = g.settle(offset, token, how, &state.log, state.base);
@@ -182,15 +179,15 @@ impl Topic {
     /// Replays a settlement: marks `offset` settled in `group` and trims.
     pub(crate) fn replay_settle(&self, group: &str, offset: u64) {
         let mut state = self.lock();
-        if let Some(g) = state.groups.get_mut(group) {
-            g.mark_settled(offset);
+        if let Some(index) = state.group_index(group) {
+            state.groups[index].1.mark_settled(offset);
             state.trim();
         }
     }
 
     /// Wakes every consumer (at shutdown).
     pub(crate) fn wake_all(&self) {
-        for group in self.lock().groups.values() {
+        for (_, group) in &self.lock().groups {
             group.notify.notify_waiters();
             group.notify.notify_one();
         }
@@ -198,6 +195,10 @@ impl Topic {
 }
 
 impl TopicState {
+    fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|(n, _)| &**n == name)
+    }
+
     fn is_full(&self, limits: Limits, incoming: usize) -> bool {
         !self.log.is_empty()
             && (self.log.len() >= limits.max_messages || self.bytes + incoming > limits.max_bytes)
@@ -216,7 +217,7 @@ impl TopicState {
 
     /// Drops messages every group has settled. True when something was dropped.
     fn trim(&mut self) -> bool {
-        let Some(low) = self.groups.values().map(GroupState::low).min() else {
+        let Some(low) = self.groups.iter().map(|(_, g)| g.low()).min() else {
             return false;
         };
         let mut trimmed = false;
@@ -229,7 +230,7 @@ impl TopicState {
     /// Re-trims and requeues after a replay.
     pub(crate) fn finish_replay(&mut self) {
         let (log, base) = (&self.log, self.base);
-        for group in self.groups.values_mut() {
+        for (_, group) in &mut self.groups {
             group.requeue_unsettled(log, base);
         }
         self.trim();

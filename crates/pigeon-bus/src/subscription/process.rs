@@ -53,7 +53,8 @@ impl<H: Handler> Shared<H> {
         &self.bus.inner().instruments
     }
 
-    /// Handles one delivery until it is settled. Returns its key when this subscription keeps
+    /// Handles one delivery until it is settled. (Rare paths — dead-lettering, waiting to
+    /// retry — are boxed so the future every delivery carries stays small.) Returns its key when this subscription keeps
     /// per-key order, so the runner can start the next message of that key.
     pub(crate) async fn process(self: Arc<Self>, delivery: Delivery) -> Option<Arc<str>> {
         let Delivery {
@@ -75,8 +76,7 @@ impl<H: Handler> Shared<H> {
                     self.options.ack_deadline.as_millis(),
                     attempt - 1
                 );
-                self.dead_letter(&parent, &envelope, attempt - 1, reason, acker)
-                    .await;
+                Box::pin(self.dead_letter(&parent, &envelope, attempt - 1, reason, acker)).await;
                 break;
             }
             let Err(err) = self.run_handler(&parent, &envelope, attempt).await else {
@@ -85,14 +85,13 @@ impl<H: Handler> Shared<H> {
             };
             let delay = match err.action {
                 FailureAction::DeadLetter => {
-                    self.dead_letter(&parent, &envelope, attempt, err.reason, acker)
+                    Box::pin(self.dead_letter(&parent, &envelope, attempt, err.reason, acker))
                         .await;
                     break;
                 }
                 _ if attempt >= max_attempts => {
                     let reason = format!("{} (gave up after {attempt} attempts)", err.reason);
-                    self.dead_letter(&parent, &envelope, attempt, reason, acker)
-                        .await;
+                    Box::pin(self.dead_letter(&parent, &envelope, attempt, reason, acker)).await;
                     break;
                 }
                 FailureAction::RetryAfter(delay) => delay,
@@ -104,7 +103,7 @@ impl<H: Handler> Shared<H> {
             }
             // Keyed message on a backend without per-key order: retry here, holding the lane,
             // so later messages of the key wait; keep the backend's deadline alive meanwhile.
-            self.wait_holding(acker.as_ref(), delay).await;
+            Box::pin(self.wait_holding(acker.as_ref(), delay)).await;
             attempt += 1;
         }
         lane_key

@@ -277,7 +277,7 @@ impl Writer {
         let mut buf = Vec::new();
         for (name, topic) in self.topics.all() {
             let state = topic.lock();
-            for group in state.groups.keys() {
+            for (group, _) in &state.groups {
                 record::encode_group(&name, group, &mut buf);
             }
             for (i, envelope) in state.log.iter().enumerate() {
