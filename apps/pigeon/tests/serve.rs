@@ -20,7 +20,7 @@ impl Drop for Server {
 
 /// Starts `pigeon serve` on a free port and waits for its "serving" log line.
 fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pigeon"))
+    let child = Command::new(env!("CARGO_BIN_EXE_pigeon"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "info")
@@ -29,6 +29,12 @@ fn start(data_dir: &std::path::Path) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Owned by the guard from here on, so it is killed and reaped whatever happens.
+    let mut server = Server {
+        child,
+        addr: String::new(),
+    };
+    let child = &mut server.child;
     let (tx, rx) = std::sync::mpsc::channel();
     for stream in [
         Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -47,8 +53,8 @@ fn start(data_dir: &std::path::Path) -> Server {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("pigeon serve printed no 'pigeon serving' line in time");
         if let Some(rest) = line.split("listen=").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().to_owned();
-            return Server { child, addr };
+            server.addr = rest.split_whitespace().next().unwrap().to_owned();
+            return server;
         }
     }
 }
