@@ -93,6 +93,22 @@ impl BusBuilder {
     }
 }
 
+thread_local! {
+    /// The topic this thread last published to and found valid. Publishers reuse one
+    /// `Arc<str>` per topic, so a pointer comparison usually replaces the byte scan.
+    static LAST_VALID_TOPIC: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn validate_topic_cached(topic: &Arc<str>) -> Result<(), crate::NameError> {
+    let known =
+        LAST_VALID_TOPIC.with_borrow(|last| last.as_ref().is_some_and(|t| Arc::ptr_eq(t, topic)));
+    if !known {
+        validate_topic(topic)?;
+        LAST_VALID_TOPIC.set(Some(topic.clone()));
+    }
+    Ok(())
+}
+
 impl Bus {
     /// A bus over `backend` with the global tracer, meter and propagator.
     pub fn new(backend: impl Backend) -> Self {
@@ -129,7 +145,7 @@ impl Bus {
     /// whose context rides in the message's headers. Returns once the backend has accepted it
     /// (durably, when the backend is durable).
     pub async fn publish(&self, message: OutgoingMessage) -> Result<MessageId, PublishError> {
-        validate_topic(&message.topic)?;
+        validate_topic_cached(&message.topic)?;
         let published_at = SystemTime::now();
         let id = message
             .id

@@ -62,15 +62,27 @@ impl Default for MemoryConfig {
     }
 }
 
+/// A thread's last topic look-up: (owning `Topics` id, name, topic).
+type CachedTopic = (u64, Arc<str>, std::sync::Weak<Topic>);
+
+thread_local! {
+    static LAST_TOPIC: std::cell::RefCell<Option<CachedTopic>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The topics of one backend, shared with the durable log's writer.
 pub(crate) struct Topics {
+    /// Unique per backend instance, so a thread's cached topic never crosses backends.
+    id: u64,
     map: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     limits: Limits,
 }
 
 impl Topics {
     fn new(config: &MemoryConfig) -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             map: RwLock::new(HashMap::new()),
             limits: Limits {
                 max_messages: config.max_messages_per_topic,
@@ -80,6 +92,22 @@ impl Topics {
     }
 
     pub(crate) fn get_or_create(&self, name: &Arc<str>) -> Arc<Topic> {
+        // Publishers reuse one `Arc<str>` per topic: a pointer match skips hashing the name.
+        let me = self.id;
+        let cached = LAST_TOPIC.with_borrow(|last| {
+            last.as_ref()
+                .filter(|(owner, n, _)| *owner == me && Arc::ptr_eq(n, name))
+                .and_then(|(_, _, topic)| topic.upgrade())
+        });
+        if let Some(topic) = cached {
+            return topic;
+        }
+        let topic = self.lookup(name);
+        LAST_TOPIC.set(Some((me, name.clone(), Arc::downgrade(&topic))));
+        topic
+    }
+
+    fn lookup(&self, name: &Arc<str>) -> Arc<Topic> {
         if let Some(topic) = self
             .map
             .read()
