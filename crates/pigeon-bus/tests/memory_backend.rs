@@ -34,8 +34,7 @@ async fn count_deliveries(
         .unwrap();
     tokio::time::sleep(settle_for).await;
     sub.shutdown().await;
-    let out = seen.lock().unwrap().clone();
-    out
+    seen.lock().unwrap().clone()
 }
 
 #[tokio::test]
