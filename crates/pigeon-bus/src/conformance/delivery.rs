@@ -349,6 +349,29 @@ async fn dead_letter_case(
     assert_eq!(dead.seen().len(), 1);
     sub.shutdown().await;
     dlq_sub.shutdown().await;
+
+    // The dead-lettering has a span of its own, with the reason, parent of the dlq publish.
+    let spans = t.spans();
+    let dl_span = spans
+        .iter()
+        .find(|s| s.name == format!("dead_letter {topic}"))
+        .expect("a dead_letter span");
+    let reason = dl_span
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "pigeon.dead_letter.reason")
+        .map(|kv| kv.value.to_string())
+        .unwrap_or_default();
+    assert!(reason.contains(&fail_reason()), "{reason}");
+    assert!(matches!(
+        dl_span.status,
+        opentelemetry::trace::Status::Error { .. }
+    ));
+    let dlq_send = spans
+        .iter()
+        .find(|s| s.name == format!("send {topic}.dlq"))
+        .expect("the dlq publish span");
+    assert_eq!(dlq_send.parent_span_id, dl_span.span_context.span_id());
 }
 
 fn fail_reason() -> String {
