@@ -32,6 +32,11 @@ impl MessageId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id as a shared string (for span attributes, without a copy).
+    pub fn to_shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl From<&str> for MessageId {

@@ -125,13 +125,15 @@ impl Instruments {
             self.with_propagator(|p| p.inject_context(&parent, &mut envelope.headers));
             return None;
         };
-        let mut span = tracer
+        // Attributes go in the builder: the SDK takes the vector as is, where `set_attribute`
+        // after the start would search for duplicates one by one. The publish time is the
+        // span's start, saving a clock read.
+        let span = tracer
             .span_builder(format!("send {}", envelope.topic))
             .with_kind(SpanKind::Producer)
+            .with_start_time(envelope.published_at)
+            .with_attributes(self.common(envelope, "send", "send"))
             .start_with_context(tracer, &parent);
-        if span.is_recording() {
-            span.set_attributes(self.common(envelope, "send", "send"));
-        }
         let cx = parent.with_remote_span_context(span.span_context().clone());
         self.with_propagator(|p| p.inject_context(&cx, &mut envelope.headers));
         Some(span)
@@ -186,32 +188,32 @@ impl Instruments {
         cx
     }
 
-    /// Starts `process {topic}` for one delivery, child of the producer's context.
+    /// Starts `process {topic}` for one delivery, child of the producer's context, at `start`.
     pub(crate) fn start_process(
         &self,
         parent: &Context,
         envelope: &Envelope,
-        group: &str,
+        group: &Arc<str>,
         attempt: u32,
         queue_time: Duration,
+        start: SystemTime,
     ) -> Context {
         let Some(tracer) = &self.tracer else {
             return parent.clone();
         };
-        let mut span = tracer
+        let mut attrs = self.common(envelope, "process", "process");
+        attrs.push(KeyValue::new(
+            semconv::MESSAGING_CONSUMER_GROUP_NAME,
+            group.clone(),
+        ));
+        attrs.push(KeyValue::new(DELIVERY_ATTEMPT, i64::from(attempt)));
+        attrs.push(KeyValue::new(QUEUE_TIME_MS, queue_time.as_secs_f64() * 1e3));
+        let span = tracer
             .span_builder(format!("process {}", envelope.topic))
             .with_kind(SpanKind::Consumer)
+            .with_start_time(start)
+            .with_attributes(attrs)
             .start_with_context(tracer, parent);
-        if span.is_recording() {
-            let mut attrs = self.common(envelope, "process", "process");
-            attrs.push(KeyValue::new(
-                semconv::MESSAGING_CONSUMER_GROUP_NAME,
-                group.to_owned(),
-            ));
-            attrs.push(KeyValue::new(DELIVERY_ATTEMPT, i64::from(attempt)));
-            attrs.push(KeyValue::new(QUEUE_TIME_MS, queue_time.as_secs_f64() * 1e3));
-            span.set_attributes(attrs);
-        }
         parent.with_span(span)
     }
 
@@ -294,7 +296,7 @@ impl Instruments {
         operation: &'static str,
         operation_type: &'static str,
     ) -> Vec<KeyValue> {
-        let mut attrs = Vec::with_capacity(10);
+        let mut attrs = Vec::with_capacity(11);
         attrs.push(KeyValue::new(semconv::MESSAGING_SYSTEM, self.system));
         attrs.push(KeyValue::new(
             semconv::MESSAGING_DESTINATION_NAME,
@@ -307,7 +309,7 @@ impl Instruments {
         ));
         attrs.push(KeyValue::new(
             semconv::MESSAGING_MESSAGE_ID,
-            envelope.id.as_str().to_owned(),
+            envelope.id.to_shared(),
         ));
         attrs.push(KeyValue::new(
             semconv::MESSAGING_MESSAGE_BODY_SIZE,

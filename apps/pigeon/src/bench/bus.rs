@@ -13,7 +13,25 @@ use clap::{Args, ValueEnum};
 use pigeon_bus::{Backend, Bus, MemoryBackend, Message, OutgoingMessage, SubscribeOptions};
 use serde::Serialize;
 
+use pigeon_telemetry::{SamplerConfig, SpanConsumer, Telemetry};
+
 use super::latency::Latencies;
+
+/// Counts the spans that reach the in-process sink.
+#[derive(Default)]
+struct CountingConsumer(AtomicU64);
+
+impl CountingConsumer {
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl SpanConsumer for CountingConsumer {
+    fn consume(&self, batch: &[opentelemetry_sdk::trace::SpanData]) {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -81,10 +99,35 @@ pub(crate) async fn run(args: BusBenchArgs) -> anyhow::Result<()> {
         BackendKind::Memory => Arc::new(MemoryBackend::new()),
         BackendKind::Nats => anyhow::bail!("nats backend: not wired yet"),
     };
-    let bus = Bus::builder_shared(backend)
-        .tracing(args.tracing == TracingMode::On)
-        .build();
+    let spans = Arc::new(CountingConsumer::default());
+    let telemetry = match args.tracing {
+        TracingMode::Off => None,
+        TracingMode::On => Some(
+            Telemetry::builder()
+                .with_sampler(SamplerConfig::AlwaysOn)
+                .with_consumer(spans.clone())
+                .build_local()
+                .context("setting up the span sink")?,
+        ),
+    };
+    let mut bus = Bus::builder_shared(backend);
+    bus = match &telemetry {
+        Some(t) => bus.tracer(t.tracer("pigeon-bus")),
+        None => bus.tracing(false),
+    };
+    let bus = bus.build();
     let (messages, seconds, latencies) = one_hop(&bus, &args).await?;
+    let spans_dropped = match telemetry {
+        Some(t) => {
+            t.flush_async().await.context("flushing spans")?;
+            eprintln!(
+                "bench bus: {} spans reached the in-process sink",
+                spans.count()
+            );
+            t.spans_dropped()
+        }
+        None => 0,
+    };
     let (p50_us, p99_us) = latencies.percentiles()?;
     let report = Report {
         backend: args.backend,
@@ -94,7 +137,7 @@ pub(crate) async fn run(args: BusBenchArgs) -> anyhow::Result<()> {
         msgs_per_s: messages as f64 / seconds,
         p50_us,
         p99_us,
-        spans_dropped: 0,
+        spans_dropped,
         raw_msgs_per_s: None,
     };
     eprintln!(

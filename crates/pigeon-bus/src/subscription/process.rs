@@ -117,8 +117,16 @@ impl<H: Handler> Shared<H> {
     ) -> Result<(), HandlerError> {
         let instruments = self.instruments();
         let started = Instant::now();
-        let waited = queue_time(envelope.published_at, self.clock.system_at(started));
-        let cx = instruments.start_process(parent, envelope, &self.options.group, attempt, waited);
+        let start_time = self.clock.system_at(started);
+        let waited = queue_time(envelope.published_at, start_time);
+        let cx = instruments.start_process(
+            parent,
+            envelope,
+            &self.options.group,
+            attempt,
+            waited,
+            start_time,
+        );
         let message = Message {
             envelope: envelope.clone(),
             attempt,
@@ -139,7 +147,8 @@ impl<H: Handler> Shared<H> {
                 .unwrap_or_else(|panic| Err(panicked(panic.as_ref()))),
             Err(panic) => Err(panicked(panic.as_ref())),
         };
-        instruments.record_process(&self.attrs, started.elapsed(), waited, result.is_err());
+        let ended = Instant::now();
+        instruments.record_process(&self.attrs, ended - started, waited, result.is_err());
         if self.traced {
             let span = cx.span();
             if let Err(err) = &result {
@@ -150,7 +159,7 @@ impl<H: Handler> Shared<H> {
                 );
                 span.set_status(Status::error(err.reason.clone()));
             }
-            span.end();
+            span.end_with_timestamp(self.clock.system_at(ended));
         }
         result
     }
