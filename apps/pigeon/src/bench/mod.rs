@@ -4,6 +4,7 @@
 //! last line of stdout with `--json`, so runs can be compared as ratios on a noisy machine.
 
 pub(crate) mod bus;
+mod journey;
 mod latency;
 
 use clap::Subcommand;
@@ -13,10 +14,13 @@ use clap::Subcommand;
 pub(crate) enum BenchCommand {
     /// One bus hop (publish → handler → ack) as fast as it goes.
     Bus(bus::BusBenchArgs),
+    /// The journey store: ingest, drops at a paced rate, journey look-ups, memory per span.
+    Journey(journey::JourneyBenchArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Bus(args) => bus::run(args).await,
+        BenchCommand::Journey(args) => journey::run(args).await,
     }
 }
