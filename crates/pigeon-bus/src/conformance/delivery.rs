@@ -14,21 +14,9 @@ pub async fn publish_and_consume(harness: &dyn Harness) {
     let t = traced_bus(harness).await;
     let topic = unique("conf.roundtrip");
     let rec = Recorder::default();
-    let r = rec.clone();
-    let sub = t
-        .bus
-        .subscribe(
-            SubscribeOptions::new(&topic, unique("g")),
-            move |m: Message| {
-                let r = r.clone();
-                async move {
-                    r.record(&m, 0);
-                    Ok(())
-                }
-            },
-        )
-        .await
-        .unwrap();
+    let sub = rec
+        .subscribe(&t.bus, SubscribeOptions::new(&topic, unique("g")))
+        .await;
     let id = t
         .bus
         .publish(
@@ -299,21 +287,12 @@ async fn dead_letter_case(
         })
         .await
         .unwrap();
-    let d = dead.clone();
-    let dlq_sub = t
-        .bus
+    let dlq_sub = dead
         .subscribe(
+            &t.bus,
             SubscribeOptions::new(format!("{topic}.dlq"), unique("dlq")),
-            move |m: Message| {
-                let d = d.clone();
-                async move {
-                    d.record(&m, 0);
-                    Ok(())
-                }
-            },
         )
-        .await
-        .unwrap();
+        .await;
     let id = t
         .bus
         .publish(OutgoingMessage::new(&topic, "poison").key("p"))

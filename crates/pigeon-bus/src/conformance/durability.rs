@@ -120,18 +120,7 @@ pub async fn shutdown_drains_in_flight(harness: &dyn Harness) {
         "shutdown waited for the running handler"
     );
     let again = Recorder::default();
-    let a = again.clone();
-    let sub = t
-        .bus
-        .subscribe(options, move |m: Message| {
-            let a = a.clone();
-            async move {
-                a.record(&m, 0);
-                Ok(())
-            }
-        })
-        .await
-        .unwrap();
+    let sub = again.subscribe(&t.bus, options).await;
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert!(
         again.seen().is_empty(),
@@ -187,17 +176,7 @@ pub async fn restart_keeps_unacked(harness: &dyn Harness) {
         .tracing(false)
         .build();
     let again = Recorder::default();
-    let a = again.clone();
-    let sub = second
-        .subscribe(options, move |m: Message| {
-            let a = a.clone();
-            async move {
-                a.record(&m, 0);
-                Ok(())
-            }
-        })
-        .await
-        .unwrap();
+    let sub = again.subscribe(&second, options).await;
     again.wait_until("the six unacked", |s| s.len() >= 6).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let ids: Vec<_> = again.seen().iter().map(|s| s.id.clone()).collect();

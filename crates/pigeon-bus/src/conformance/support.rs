@@ -7,7 +7,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use tokio::sync::Notify;
 
 use super::Harness;
-use crate::{Bus, Message, MessageId};
+use crate::{Bus, Message, MessageId, SubscribeOptions, Subscription};
 
 /// Longest any case waits for something that should happen.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
@@ -83,6 +83,17 @@ impl Recorder {
         };
         self.seen.lock().unwrap().push(seen);
         self.changed.notify_waiters();
+    }
+
+    /// Subscribes a handler that records every message and acks it.
+    pub(crate) async fn subscribe(&self, bus: &Bus, options: SubscribeOptions) -> Subscription {
+        let recorder = self.clone();
+        bus.subscribe(options, move |m: Message| {
+            recorder.record(&m, 0);
+            std::future::ready(Ok(()))
+        })
+        .await
+        .unwrap()
     }
 
     pub(crate) fn seen(&self) -> Vec<Seen> {

@@ -130,21 +130,9 @@ pub async fn malformed_trace_context_starts_a_root(harness: &dyn Harness) {
         .propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new())
         .build();
     let rec = Recorder::default();
-    let r = rec.clone();
-    let sub = t
-        .bus
-        .subscribe(
-            SubscribeOptions::new(&topic, unique("g")),
-            move |m: Message| {
-                let r = r.clone();
-                async move {
-                    r.record(&m, 0);
-                    Ok(())
-                }
-            },
-        )
-        .await
-        .unwrap();
+    let sub = rec
+        .subscribe(&t.bus, SubscribeOptions::new(&topic, unique("g")))
+        .await;
     for garbage in [
         "not-a-traceparent",
         "00-00000000000000000000000000000000-0000000000000000-01",
