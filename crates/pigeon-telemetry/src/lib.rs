@@ -15,6 +15,7 @@
 //! * `consumer`: [`SpanConsumer`] and [`CollectingConsumer`] (in-memory, for tests).
 //! * `export`: OTLP (gRPC or HTTP/protobuf) on its own thread, runtime and bounded queue.
 //! * `drops`: [`SpanDrops`] — what was dropped, and why (`pigeon_spans_dropped_total`).
+//! * `journey`: [`JourneyConsumer`] — converts spans into pigeon-journey records and stores them.
 //! * `logs`: [`log_layer`] — fmt layer adding `trace_id`/`span_id` to every line, text or JSON.
 //! * `metrics`: [`metrics_router`] — Prometheus text at `/metrics`.
 //! * `error`: [`TelemetryError`], [`FlushError`], [`MetricsError`].
@@ -44,6 +45,7 @@ mod consumer;
 mod drops;
 mod error;
 mod export;
+mod journey;
 mod logs;
 mod metrics;
 mod processor;
@@ -58,6 +60,7 @@ pub use config::{
 pub use consumer::{CollectingConsumer, SpanConsumer};
 pub use drops::SpanDrops;
 pub use error::{FlushError, MetricsError, TelemetryError};
+pub use journey::JourneyConsumer;
 pub use logs::log_layer;
 pub use metrics::metrics_router;
 pub use processor::SinkProcessor;

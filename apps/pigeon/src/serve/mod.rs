@@ -1,7 +1,10 @@
 //! `pigeon serve`: the main job on embedded defaults.
 //!
 //! * `config`: flags, env, file, defaults.
-//! * `http`: the router — `/healthz`, `/readyz`, `/metrics`.
+//! * `http`: the router — `/healthz`, `/readyz`, `/metrics`, and the journey API.
+//!
+//! Every span the process makes also goes to the embedded journey store (persisted in the data
+//! dir), so "where is message X" has an answer without any external collector.
 //!
 //! Shutdown order: stop accepting (axum's graceful shutdown lets requests finish), shut the
 //! bus down (the durable log syncs), then flush telemetry — so nothing accepted is lost and the
@@ -14,15 +17,27 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
+use pigeon_journey::{JourneyStore, StoreConfig};
+use pigeon_telemetry::JourneyConsumer;
 use tokio::net::TcpListener;
 
 pub(crate) use config::ServeArgs;
 use config::{BusTarget, ServeConfig};
 
+/// How often spans queued for the journey store are indexed.
+const JOURNEY_DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let telemetry = pigeon_telemetry::init(pigeon_telemetry::TelemetryConfig::from_env()?)
         .context("setting up telemetry")?;
+    let journeys =
+        JourneyStore::open(StoreConfig::default().with_data_dir(config.data_dir.join("journey")))
+            .context("opening the journey store")?;
+    let _drainer = journeys
+        .spawn_drainer(JOURNEY_DRAIN_EVERY)
+        .context("starting the journey store's drainer")?;
+    telemetry.add_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())));
     let backend = open_bus(&config).await?;
     let bus = Bus::builder_shared(backend.clone()).build();
     let listener = TcpListener::bind(config.listen)
@@ -34,7 +49,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bus = ?config.bus,
         "pigeon serving"
     );
-    let app = http::router(http::AppState { bus: bus.clone() }).merge(telemetry.metrics_router());
+    let app = http::router(http::AppState {
+        bus: bus.clone(),
+        journeys,
+    })
+    .merge(telemetry.metrics_router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
