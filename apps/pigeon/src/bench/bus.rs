@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use pigeon_bus::{Backend, Bus, MemoryBackend, Message, OutgoingMessage, SubscribeOptions};
 use serde::Serialize;
 
+use pigeon_bus_nats::{BaselineOptions, NatsBackend, NatsConfig, raw_jetstream_baseline};
 use pigeon_telemetry::{SamplerConfig, SpanConsumer, Telemetry};
 
 use super::latency::Latencies;
@@ -69,15 +70,25 @@ pub(crate) struct BusBenchArgs {
     /// Whether the bus traces every message.
     #[arg(long, value_enum, default_value = "off")]
     tracing: TracingMode,
-    /// Publishing tasks.
-    #[arg(long, default_value_t = 4)]
-    publishers: usize,
+    /// Publishing tasks [default: 4 in memory, 64 over NATS, where each awaits its PubAck]
+    #[arg(long)]
+    publishers: Option<usize>,
     /// Most messages published and not yet handled.
     #[arg(long, default_value_t = 8192)]
     window: usize,
     /// Print one JSON object on the last line.
     #[arg(long)]
     json: bool,
+}
+
+impl BusBenchArgs {
+    fn publishers(&self) -> usize {
+        let default = match self.backend {
+            BackendKind::Memory => 4,
+            BackendKind::Nats => 64,
+        };
+        self.publishers.unwrap_or(default).max(1)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -97,7 +108,11 @@ struct Report {
 pub(crate) async fn run(args: BusBenchArgs) -> anyhow::Result<()> {
     let backend: Arc<dyn Backend> = match args.backend {
         BackendKind::Memory => Arc::new(MemoryBackend::new()),
-        BackendKind::Nats => anyhow::bail!("nats backend: not wired yet"),
+        BackendKind::Nats => Arc::new(
+            NatsBackend::connect(&args.nats_url, NatsConfig::new())
+                .await
+                .with_context(|| format!("connecting to NATS at {}", args.nats_url))?,
+        ),
     };
     let spans = Arc::new(CountingConsumer::default());
     let telemetry = match args.tracing {
@@ -117,6 +132,22 @@ pub(crate) async fn run(args: BusBenchArgs) -> anyhow::Result<()> {
     };
     let bus = bus.build();
     let (messages, seconds, latencies) = one_hop(&bus, &args).await?;
+    let raw_msgs_per_s = match args.backend {
+        BackendKind::Memory => None,
+        BackendKind::Nats => {
+            eprintln!("bench bus: raw async-nats JetStream baseline, same settings…");
+            let options = BaselineOptions {
+                publishers: args.publishers(),
+                message_ids: true,
+            };
+            let duration = Duration::from_secs(args.seconds.max(1));
+            Some(
+                raw_jetstream_baseline(&args.nats_url, duration, args.payload_bytes, options)
+                    .await
+                    .context("measuring the raw JetStream baseline")?,
+            )
+        }
+    };
     let spans_dropped = match telemetry {
         Some(t) => {
             t.flush_async().await.context("flushing spans")?;
@@ -138,7 +169,7 @@ pub(crate) async fn run(args: BusBenchArgs) -> anyhow::Result<()> {
         p50_us,
         p99_us,
         spans_dropped,
-        raw_msgs_per_s: None,
+        raw_msgs_per_s,
     };
     eprintln!(
         "bench bus: {} msgs in {:.1} s = {:.0} msgs/s, p50 {} µs, p99 {} µs",
@@ -174,7 +205,7 @@ async fn one_hop(bus: &Bus, args: &BusBenchArgs) -> anyhow::Result<(u64, f64, La
     let published = Arc::new(AtomicU64::new(0));
     let payload = bytes::Bytes::from(vec![b'x'; args.payload_bytes]);
     let mut publishers = tokio::task::JoinSet::new();
-    for _ in 0..args.publishers.max(1) {
+    for _ in 0..args.publishers() {
         let (bus, topic, payload) = (bus.clone(), topic.clone(), payload.clone());
         let (stop, published, handled) = (stop.clone(), published.clone(), handled.clone());
         publishers.spawn(async move {
