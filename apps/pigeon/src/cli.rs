@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{bench, serve};
+use crate::{bench, serve, trace};
 
 /// Pigeon: end-to-end encrypted direct messaging and a message bus where every message can be
 /// followed end to end.
@@ -19,6 +19,9 @@ enum Command {
     /// /readyz and /metrics, the in-process bus durable in ./pigeon-data. Telemetry follows
     /// the standard OTEL_* variables (none set: nothing leaves the process).
     Serve(serve::ServeArgs),
+    /// Show the journey of a message (every trace that carries its id, joined) as a waterfall:
+    /// which step it is in, how long each took, where it stopped.
+    Trace(trace::TraceArgs),
     /// Run a benchmark and print its figures (one JSON object on the last line with --json).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -27,6 +30,7 @@ enum Command {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Trace(args) => trace::run(args).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

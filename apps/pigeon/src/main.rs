@@ -2,11 +2,13 @@
 //!
 //! * `cli`: the command line (clap), with `--help` that teaches.
 //! * `serve`: `pigeon serve`, the main job.
+//! * `trace`: `pigeon trace <id>`, a journey as a waterfall in the terminal.
 //! * `bench`: `pigeon bench …`, the benchmarks behind the README's figures.
 
 mod bench;
 mod cli;
 mod serve;
+mod trace;
 
 use clap::Parser as _;
 
