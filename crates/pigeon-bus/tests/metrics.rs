@@ -113,3 +113,46 @@ async fn sent_consumed_duration_and_queue_time_are_recorded_with_their_attribute
     let queue = &m["pigeon.messaging.queue_time"];
     assert_eq!(total(queue, "messaging.destination.name=metered"), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_trace_context_is_counted() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let backend = Arc::new(MemoryBackend::new());
+    let propagator = || opentelemetry_sdk::propagation::TraceContextPropagator::new();
+    // No spans and no current context: the garbage header reaches the consumer as written.
+    let raw = Bus::builder_shared(backend.clone())
+        .tracing(false)
+        .propagator(propagator())
+        .build();
+    let bus = Bus::builder_shared(backend)
+        .tracing(false)
+        .propagator(propagator())
+        .meter(provider.meter("pigeon-bus"))
+        .build();
+    let sub = bus
+        .subscribe(SubscribeOptions::new("garbled", "g"), |_m: Message| {
+            std::future::ready(Ok(()))
+        })
+        .await
+        .unwrap();
+    raw.publish(OutgoingMessage::new("garbled", "x").header("traceparent", "00-zz"))
+        .await
+        .unwrap();
+    raw.publish(OutgoingMessage::new("garbled", "y"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sub.shutdown().await;
+    provider.force_flush().unwrap();
+    let m = collect(&exporter);
+    assert_eq!(
+        total(
+            &m["pigeon.bus.trace_context.malformed"],
+            "messaging.system=pigeon"
+        ),
+        1
+    );
+}
