@@ -1,0 +1,124 @@
+//! Delivery and read receipts: durable state plus mailbox entries for the sender's devices.
+//!
+//! Delivery is recorded per target device in `message_targets.delivered_at`; the first record
+//! fans a receipt out and later ones are no-ops, so the server may call it again after a retried
+//! ack. Read marks are per (reader, sender) conversation direction and hold the newest message
+//! read in server order (`messages.msg_order`), so a late or reordered "read up to" can never
+//! move the mark backwards.
+
+use rusqlite::{Connection, params};
+
+use super::accounts::{current_devices, owner_of};
+use super::mailbox;
+use super::sql::{Db, DbOptional, to_i64};
+use crate::error::StoreError;
+use crate::types::{DeviceId, MailboxItem, MessageId, UserId, now_ms};
+
+pub(super) fn record_delivery(
+    conn: &Connection,
+    device: &DeviceId,
+    message: &MessageId,
+) -> Result<bool, StoreError> {
+    let by_user = owner_of(conn, device)?;
+    let (msg_order, sender_user) = conn
+        .prepare_cached("SELECT msg_order, sender_user FROM messages WHERE message_id = ?1")
+        .db()?
+        .query_row([message.as_str()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .db_optional()?
+        .ok_or(StoreError::NotFound("message"))?;
+    let delivered: Option<Option<i64>> = conn
+        .prepare_cached(
+            "SELECT delivered_at FROM message_targets WHERE msg_order = ?1 AND device_id = ?2",
+        )
+        .db()?
+        .query_row(params![msg_order, device.as_str()], |r| r.get(0))
+        .db_optional()?;
+    match delivered {
+        None => {
+            return Err(StoreError::Forbidden(
+                "message not addressed to this device",
+            ));
+        }
+        Some(Some(_)) => return Ok(false),
+        Some(None) => {}
+    }
+    let at_ms = now_ms();
+    conn.prepare_cached(
+        "UPDATE message_targets SET delivered_at = ?3 WHERE msg_order = ?1 AND device_id = ?2",
+    )
+    .db()?
+    .execute(params![msg_order, device.as_str(), to_i64(at_ms)?])
+    .db()?;
+    let sender_user = UserId::from_string(sender_user);
+    // A copy to the sender's own other device is not a delivery to the recipient, but the
+    // sender's devices still learn it arrived; the receipt names who acked it.
+    let item = MailboxItem::DeliveryReceipt {
+        message_id: message.clone(),
+        by_user,
+        by_device: device.clone(),
+        at_ms,
+    };
+    for target in current_devices(conn, &sender_user)? {
+        mailbox::append(conn, &target, &item)?;
+    }
+    Ok(true)
+}
+
+pub(super) fn record_read(
+    conn: &Connection,
+    reader: &UserId,
+    sender: &UserId,
+    up_to: &MessageId,
+) -> Result<bool, StoreError> {
+    let (msg_order, msg_sender, msg_recipient) = conn
+        .prepare_cached(
+            "SELECT msg_order, sender_user, recipient_user FROM messages WHERE message_id = ?1",
+        )
+        .db()?
+        .query_row([up_to.as_str()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .db_optional()?
+        .ok_or(StoreError::NotFound("message"))?;
+    if msg_sender != sender.as_str() || msg_recipient != reader.as_str() {
+        return Err(StoreError::Forbidden(
+            "not a message from this sender to this reader",
+        ));
+    }
+    let at_ms = now_ms();
+    let advanced = conn
+        .prepare_cached(
+            "INSERT INTO read_marks (reader_user, sender_user, up_to_order, at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (reader_user, sender_user) DO UPDATE
+                 SET up_to_order = excluded.up_to_order, at = excluded.at
+                 WHERE excluded.up_to_order > read_marks.up_to_order",
+        )
+        .db()?
+        .execute(params![
+            reader.as_str(),
+            sender.as_str(),
+            msg_order,
+            to_i64(at_ms)?
+        ])
+        .db()?
+        > 0;
+    if !advanced {
+        return Ok(false);
+    }
+    let item = MailboxItem::ReadReceipt {
+        peer_user: reader.clone(),
+        up_to_message_id: up_to.clone(),
+        at_ms,
+    };
+    for target in current_devices(conn, sender)? {
+        mailbox::append(conn, &target, &item)?;
+    }
+    Ok(true)
+}

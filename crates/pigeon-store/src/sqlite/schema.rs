@@ -1,0 +1,175 @@
+//! The schema, its migrations, and the pragmas every connection gets.
+//!
+//! Migrations are applied in order at open, each in its own transaction together with the bump
+//! of `schema_version`, so a crash mid-upgrade leaves the database at a whole version. A
+//! database from a newer Pigeon (a version this build does not know) is refused rather than
+//! written to.
+//!
+//! Pragmas: WAL so readers never block the writer; `synchronous=FULL` so a committed send
+//! survives power loss, not just a process crash (the server acknowledges a send only after
+//! that); a busy timeout so a re-open racing a closing writer waits instead of failing.
+
+use rusqlite::Connection;
+
+use super::sql::{Db, DbOptional};
+use crate::error::StoreError;
+
+/// The migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE users (
+    user_id    TEXT PRIMARY KEY,
+    username   TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE devices (
+    device_id     TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(user_id),
+    name          TEXT NOT NULL,
+    token_hash    BLOB UNIQUE,
+    created_at    INTEGER NOT NULL,
+    removed_at    INTEGER,
+    last_seq      INTEGER NOT NULL DEFAULT 0,
+    identity_keys TEXT
+);
+CREATE INDEX devices_by_user ON devices(user_id);
+CREATE TABLE one_time_keys (
+    device_id  TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    signature  TEXT NOT NULL,
+    claimed    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device_id, key_id)
+);
+CREATE INDEX one_time_keys_unclaimed ON one_time_keys(device_id, claimed);
+CREATE TABLE fallback_keys (
+    device_id  TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    signature  TEXT NOT NULL,
+    used       INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+    msg_order      INTEGER PRIMARY KEY,
+    message_id     TEXT NOT NULL UNIQUE,
+    sender_user    TEXT NOT NULL,
+    sender_device  TEXT NOT NULL,
+    client_msg_id  TEXT NOT NULL,
+    recipient_user TEXT NOT NULL,
+    sent_at        INTEGER NOT NULL,
+    UNIQUE (sender_device, client_msg_id)
+);
+CREATE TABLE message_targets (
+    msg_order    INTEGER NOT NULL,
+    device_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    delivered_at INTEGER,
+    PRIMARY KEY (msg_order, device_id)
+);
+CREATE TABLE mailbox (
+    device_id     TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    kind          INTEGER NOT NULL,
+    message_id    TEXT NOT NULL,
+    peer_user     TEXT NOT NULL,
+    peer_device   TEXT,
+    envelope_type INTEGER,
+    ciphertext    TEXT,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE read_marks (
+    reader_user TEXT NOT NULL,
+    sender_user TEXT NOT NULL,
+    up_to_order INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (reader_user, sender_user)
+);
+CREATE TABLE push_subscriptions (
+    device_id    TEXT PRIMARY KEY,
+    subscription TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+"];
+
+/// The schema version this build writes.
+pub(super) fn latest_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Pragmas for the write connection.
+pub(super) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;
+         PRAGMA temp_store = MEMORY;",
+    )
+    .db()
+}
+
+/// Pragmas for a read-only connection.
+pub(super) fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+        .db()
+}
+
+/// Brings the database to [`latest_version`], applying each missing migration in order.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .db()?;
+    let current: i64 = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .db_optional()?
+        .unwrap_or(0);
+    if current > latest_version() {
+        return Err(StoreError::Backend(format!(
+            "the database has schema version {current}, newer than this build's {}",
+            latest_version()
+        )));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let next = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        let tx = conn.transaction().db()?;
+        tx.execute_batch(sql).db()?;
+        tx.execute("DELETE FROM schema_version", []).db()?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [next])
+            .db()?;
+        tx.commit().db()?;
+        tracing::info!(version = next, "applied a storage migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_applied_once_and_in_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute("UPDATE schema_version SET version = version + 1", [])
+            .unwrap();
+        assert!(matches!(migrate(&mut conn), Err(StoreError::Backend(_))));
+    }
+}
