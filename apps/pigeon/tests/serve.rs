@@ -77,6 +77,54 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+fn post(addr: &str, path: &str, json: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn the_dm_api_is_served_and_keeps_its_data_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (status, body) = post(
+        &server.addr,
+        "/v1/accounts",
+        r#"{"username":"ada","device_name":"phone"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = get(&server.addr, "/v1/push/vapid");
+    assert_eq!(status, 200, "{body}");
+    let key = body.clone();
+    drop(server);
+
+    let server = start(dir.path());
+    let (status, body) = post(
+        &server.addr,
+        "/v1/accounts",
+        r#"{"username":"ada","device_name":"tablet"}"#,
+    );
+    assert_eq!(status, 409, "the account survived the restart: {body}");
+    assert_eq!(
+        get(&server.addr, "/v1/push/vapid").1,
+        key,
+        "the VAPID key is kept"
+    );
+}
+
 #[test]
 fn serves_health_readiness_and_metrics_then_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

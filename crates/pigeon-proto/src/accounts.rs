@@ -2,7 +2,8 @@
 //!
 //! `POST /v1/accounts` registers a user with a first device; `POST /v1/devices` adds a device to
 //! the caller's user; `DELETE /v1/devices/{id}` removes one; `GET /v1/users/{user}/devices`
-//! lists a user's devices with their identity keys (what a sender encrypts to).
+//! lists a user's devices with their identity keys (what a sender encrypts to);
+//! `GET /v1/users?username=NAME` finds a user by name.
 
 use serde::{Deserialize, Serialize};
 
@@ -60,13 +61,20 @@ pub struct DeviceInfo {
     pub keys: Option<IdentityKeys>,
 }
 
-/// `GET /v1/users/{user}/devices`.
+/// `GET /v1/users/{user_id}/devices`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceList {
     /// The user.
     pub user_id: UserId,
-    /// The user's name.
-    pub username: Username,
     /// Its current devices.
     pub devices: Vec<DeviceInfo>,
+}
+
+/// `GET /v1/users?username=NAME`: who has this username.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLookup {
+    /// The user.
+    pub user_id: UserId,
+    /// The name asked for.
+    pub username: Username,
 }

@@ -25,7 +25,9 @@ mod mailbox;
 mod messages;
 mod push;
 
-pub use accounts::{AddDeviceRequest, DeviceInfo, DeviceList, RegisterRequest, Registered};
+pub use accounts::{
+    AddDeviceRequest, DeviceInfo, DeviceList, RegisterRequest, Registered, UserLookup,
+};
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{
     ClientFrame, ServerFrame, WS_CLOSE_BAD_FRAME, WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG,
@@ -37,9 +39,11 @@ pub use keys::{
     UploadKeysRequest,
 };
 pub use limits::Limits;
-pub use mailbox::{AckRequest, MailboxEntry, MailboxItem, MailboxPage, ReadRequest};
+pub use mailbox::{
+    AckRequest, AckResponse, MailboxEntry, MailboxItem, MailboxPage, ReadRequest, ReadResponse,
+};
 pub use messages::{
     DeviceCiphertext, MessageType, SendCheckError, SendRequest, SendResponse, StaleDevices,
     is_base64,
 };
-pub use push::PushRegistration;
+pub use push::{PushRegistration, VapidKey};

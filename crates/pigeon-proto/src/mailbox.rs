@@ -71,6 +71,20 @@ pub struct AckRequest {
     pub seqs: Vec<u64>,
 }
 
+/// The answer to an ack: the seqs this request acked (already acked ones are left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// Newly acked seqs.
+    pub acked: Vec<u64>,
+}
+
+/// The answer to a read mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadResponse {
+    /// False when an equal or newer read mark was already recorded (nothing changed).
+    pub advanced: bool,
+}
+
 /// `POST /v1/receipts/read`: "I have read `peer`'s messages up to `up_to`".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `GET /v1/push/vapid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VapidKey {
+    /// The server's VAPID public key, base64url (the browser's `applicationServerKey`).
+    pub public_key: String,
+}
+
 /// A device's push target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]

@@ -1,7 +1,8 @@
 //! `pigeon serve`: the main job on embedded defaults.
 //!
 //! * `config`: flags, env, file, defaults.
-//! * `http`: the router — `/healthz`, `/readyz`, `/metrics`, and the journey API.
+//! * `http`: the router — `/healthz`, `/readyz`, `/metrics`, and the journey API; the DM API
+//!   (`pigeon-dm`) is merged beside it, over the SQLite store in the data dir.
 //!
 //! Every span the process makes also goes to the embedded journey store (persisted in the data
 //! dir), so "where is message X" has an answer without any external collector.
@@ -17,7 +18,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
+use pigeon_dm::{DmConfig, DmState};
 use pigeon_journey::{JourneyStore, StoreConfig};
+use pigeon_push::VapidKeys;
+use pigeon_store::SqliteStore;
 use pigeon_telemetry::JourneyConsumer;
 use tokio::net::TcpListener;
 
@@ -38,6 +42,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .spawn_drainer(JOURNEY_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     telemetry.add_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())));
+    let dm = open_dm(&config).await?;
     let backend = open_bus(&config).await?;
     let bus = Bus::builder_shared(backend.clone()).build();
     let listener = TcpListener::bind(config.listen)
@@ -53,6 +58,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         journeys,
     })
+    .merge(pigeon_dm::router(dm.clone()))
     .merge(telemetry.metrics_router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -64,6 +70,26 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?
         .context("flushing telemetry")?;
     Ok(())
+}
+
+/// The DM API over the SQLite store in the data dir, with the VAPID key pair kept there too
+/// (made at first start).
+async fn open_dm(config: &ServeConfig) -> anyhow::Result<DmState> {
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    let store = SqliteStore::open(config.data_dir.join("dm.sqlite"))
+        .await
+        .context("opening the DM store")?;
+    let vapid_path = config.data_dir.join("vapid.key");
+    let vapid = tokio::task::spawn_blocking(move || VapidKeys::load_or_create(vapid_path))
+        .await?
+        .context("loading the VAPID key pair")?;
+    Ok(DmState::new(
+        Arc::new(store),
+        DmConfig::default(),
+        Some(vapid.public_key_base64url().to_owned()),
+    ))
 }
 
 async fn open_bus(config: &ServeConfig) -> anyhow::Result<Arc<dyn Backend>> {

@@ -1,0 +1,93 @@
+//! Read receipts: "I have read `peer`'s messages up to `up_to`", monotonic per direction.
+
+use axum::Json;
+use axum::extract::State;
+use opentelemetry::KeyValue;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{Status, TraceContextExt};
+use pigeon_proto::{ReadRequest, ReadResponse};
+use pigeon_store::{MessageId, UserId};
+
+use super::mailbox::now_ms;
+use crate::auth::Device;
+use crate::convert::uuid_v7_millis;
+use crate::json::ApiJson;
+use crate::spans;
+use crate::{ApiError, DmState};
+
+pub(super) async fn read(
+    State(state): State<DmState>,
+    caller: Device,
+    ApiJson(request): ApiJson<ReadRequest>,
+) -> Result<Json<ReadResponse>, ApiError> {
+    let conversation = conversation_id(caller.user_id.as_str(), request.peer.as_str());
+    let cx = spans::child(
+        "messaging.read_receipt",
+        vec![
+            KeyValue::new("reader.id", caller.user_id.to_string()),
+            KeyValue::new("message.id", request.up_to.to_string()),
+            KeyValue::new("conversation.id", conversation),
+        ],
+    );
+    let result = record(&state, &caller, request)
+        .with_context(cx.clone())
+        .await;
+    let span = cx.span();
+    match &result {
+        Ok(advanced) => span.set_attribute(KeyValue::new("receipt.processed", *advanced)),
+        Err(err) => span.set_status(Status::error(err.to_string())),
+    }
+    span.end();
+    Ok(Json(ReadResponse { advanced: result? }))
+}
+
+async fn record(state: &DmState, caller: &Device, request: ReadRequest) -> Result<bool, ApiError> {
+    // Message ids are UUIDv7: the send time is in the id.
+    let sent_at_ms = uuid_v7_millis(request.up_to.as_str());
+    let latency_s = sent_at_ms.map(|sent| now_ms().saturating_sub(sent) as f64 / 1e3);
+    let mut attrs = vec![KeyValue::new("db.operation", "UPDATE")];
+    if let Some(latency) = latency_s {
+        attrs.push(KeyValue::new(
+            "read.latency_seconds",
+            latency.round() as i64,
+        ));
+    }
+    let update = spans::child("messaging.read_receipt.update_status", attrs);
+    let result = state
+        .store()
+        .record_read(
+            caller.user_id.clone(),
+            UserId::from_string(request.peer.as_str()),
+            MessageId::from_string(request.up_to.as_str()),
+        )
+        .with_context(update.clone())
+        .await;
+    if let Err(err) = &result {
+        update.span().set_status(Status::error(err.to_string()));
+    }
+    update.span().end();
+    let advanced = result?;
+    // The receipt is now in every mailbox of the sender: delivered with the rest of the
+    // mailbox, live or at the next sync.
+    let notify = spans::child(
+        "messaging.read_receipt.notify_sender",
+        vec![
+            KeyValue::new("notification.method", "mailbox"),
+            KeyValue::new("notification.success", true),
+        ],
+    );
+    notify.span().end();
+    if advanced && let Some(latency) = latency_s {
+        state.metrics().receipt_latency.record(latency, &[]);
+    }
+    Ok(advanced)
+}
+
+/// The id of a 1:1 conversation: the two user ids, ordered, joined.
+pub(crate) fn conversation_id(a: &str, b: &str) -> String {
+    if a <= b {
+        format!("{a}:{b}")
+    } else {
+        format!("{b}:{a}")
+    }
+}

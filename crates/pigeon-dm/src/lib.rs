@@ -1,0 +1,34 @@
+//! pigeon-dm: the direct-messaging server's HTTP API.
+//!
+//! The server only ever sees ciphertext: clients encrypt once per target device with Olm
+//! (`pigeon-crypto`), and the server stores each copy durably in the target device's mailbox
+//! before it answers.
+//!
+//! * [`router`]: the axum router of the API (`/v1/…`), given a [`DmState`].
+//! * `api`: one module per resource — accounts and devices, keys, messages, mailbox, receipts,
+//!   push registration.
+//! * `auth`: the `Authorization: Bearer` extractor; a device acts only as itself.
+//! * `json`: the JSON body extractor whose rejections are precise JSON errors.
+//! * `error`: [`ApiError`], the one place where failures become HTTP statuses and
+//!   `pigeon_proto::ErrorBody` codes.
+//! * `convert`: store values ⇄ wire values.
+//! * `ratelimit`: per-device token buckets (429 with `Retry-After`).
+//! * `spans`: the server's spans of seed 000 (`messaging.persist`, the receipt spans) and its
+//!   metrics, plus the HTTP SERVER span that continues the client's `traceparent`.
+//!
+//! The WebSocket gateway, live delivery and push fallback build on this API (see the issues).
+
+mod api;
+mod auth;
+mod config;
+mod convert;
+mod error;
+mod json;
+mod ratelimit;
+mod spans;
+mod state;
+
+pub use api::router;
+pub use config::DmConfig;
+pub use error::ApiError;
+pub use state::DmState;

@@ -1,0 +1,89 @@
+//! The server's side of seed 000's tracing: the HTTP SERVER span that continues the client's
+//! `traceparent`, `messaging.persist`, the receipt spans, and the seed's metrics.
+//!
+//! Only the OpenTelemetry API is used; the binary decides where spans go. No span, attribute
+//! or log carries message content: ids, sizes and timings only.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::metrics::{Counter, Histogram};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_http::HeaderExtractor;
+
+/// The tracer of the DM server.
+pub(crate) fn tracer() -> BoxedTracer {
+    global::tracer("pigeon-dm")
+}
+
+/// Starts span `name` with `attrs` as a child of the current context; returns its context.
+pub(crate) fn child(name: &'static str, attrs: Vec<KeyValue>) -> Context {
+    let tracer = tracer();
+    let span = tracer
+        .span_builder(name)
+        .with_attributes(attrs)
+        .start_with_context(&tracer, &Context::current());
+    Context::current_with_span(span)
+}
+
+/// Middleware: a SERVER span per request, child of the caller's `traceparent`, named after the
+/// matched route, current while the handler runs.
+pub(crate) async fn http_span(request: Request, next: Next) -> Response {
+    let parent =
+        global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let tracer = tracer();
+    let span = tracer
+        .span_builder(format!("{method} {route}"))
+        .with_kind(SpanKind::Server)
+        .with_attributes(vec![
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("http.route", route),
+        ])
+        .start_with_context(&tracer, &parent);
+    let cx = parent.with_span(span);
+    let response = next.run(request).with_context(cx.clone()).await;
+    let status = response.status();
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_status(Status::error(status.to_string()));
+    }
+    span.end();
+    response
+}
+
+/// The seed's server-side metrics.
+pub(crate) struct Metrics {
+    /// `messaging.delivery.method`: deliveries by method (websocket, push, sync).
+    pub(crate) delivery_method: Counter<u64>,
+    /// `messaging.receipt.latency_seconds`: time from send to read receipt.
+    pub(crate) receipt_latency: Histogram<f64>,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let meter = global::meter("pigeon-dm");
+        Self {
+            delivery_method: meter
+                .u64_counter("messaging.delivery.method")
+                .with_description("Message deliveries by method (websocket vs push)")
+                .build(),
+            receipt_latency: meter
+                .f64_histogram("messaging.receipt.latency_seconds")
+                .with_unit("s")
+                .with_description("Time between message send and read receipt")
+                .build(),
+        }
+    }
+}

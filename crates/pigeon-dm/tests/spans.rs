@@ -1,0 +1,73 @@
+//! The server continues the client's trace: the HTTP SERVER span is a child of the request's
+//! `traceparent`, and `messaging.persist` (with the seed's attributes) is its child.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{JsonBody as _, register, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_continues_the_clients_trace() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+
+    let server = start(pigeon_dm::DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let bob = register(&server, "bob").await;
+
+    // The client's own span, sent along as traceparent.
+    let client_span = provider.tracer("client").start("messaging.send");
+    let cx = opentelemetry::Context::current_with_span(client_span);
+    let sc = cx.span().span_context().clone();
+    let traceparent = format!("00-{}-{}-01", sc.trace_id(), sc.span_id());
+    let response = server
+        .http
+        .post(format!("{}/v1/messages", server.base))
+        .header("authorization", format!("Bearer {}", alice.token))
+        .header("traceparent", traceparent)
+        .json_body(&json!({"client_msg_id": "t", "recipient": bob.user_id, "ciphertexts": [
+            {"device": {"user_id": bob.user_id, "device_id": bob.device_id}, "message_type": "normal", "body": "AAAA"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message_id = serde_json::from_str::<serde_json::Value>(&response.text().await.unwrap())
+        .unwrap()["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    provider.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let server_span = spans
+        .iter()
+        .find(|s| s.name == "POST /v1/messages" && s.span_context.trace_id() == sc.trace_id())
+        .expect("the server span, in the client's trace");
+    assert_eq!(server_span.parent_span_id, sc.span_id());
+    assert_eq!(server_span.span_kind, SpanKind::Server);
+    let persist = spans
+        .iter()
+        .find(|s| s.name == "messaging.persist" && s.span_context.trace_id() == sc.trace_id())
+        .expect("messaging.persist");
+    assert_eq!(persist.parent_span_id, server_span.span_context.span_id());
+    let attr = |k: &str| {
+        persist
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(attr("db.system").as_deref(), Some("sqlite"));
+    assert_eq!(attr("db.operation").as_deref(), Some("INSERT"));
+    assert_eq!(attr("persist.success").as_deref(), Some("true"));
+    assert_eq!(attr("message.id"), Some(message_id));
+}
