@@ -19,6 +19,9 @@ pub struct DmConfig {
     pub ack_timeout: Duration,
     /// The `db.system` of the store, for spans ("sqlite", "postgresql"). Default "sqlite".
     pub db_system: String,
+    /// This node's name: the `websocket.server` of its sessions, and its router's consumer
+    /// group. Default "node-1".
+    pub node_id: String,
 }
 
 impl Default for DmConfig {
@@ -30,6 +33,7 @@ impl Default for DmConfig {
             max_page: 500,
             ack_timeout: Duration::from_secs(5),
             db_system: "sqlite".into(),
+            node_id: "node-1".into(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! (`pigeon-crypto`), and the server stores each copy durably in the target device's mailbox
 //! before it answers.
 //!
-//! * [`router`]: the axum router of the API (`/v1/…`), given a [`DmState`].
+//! * [`router`]: the axum router of the API (`/v1/…`), given a [`DmState`]; start a
+//!   [`DeliveryRouter`] beside it so stored messages reach live sessions and push.
 //! * `api`: one module per resource — accounts and devices, keys, messages, mailbox, receipts,
 //!   push registration.
 //! * `auth`: the `Authorization: Bearer` extractor; a device acts only as itself.
@@ -16,13 +17,16 @@
 //! * `spans`: the server's spans of seed 000 (`messaging.persist`, the receipt spans) and its
 //!   metrics, plus the HTTP SERVER span that continues the client's `traceparent`.
 //!
-//! The WebSocket gateway, live delivery and push fallback build on this API (see the issues).
+//! * `gateway`: `GET /v1/ws` — live sessions that deliver the mailbox in order and take acks.
+//! * `delivery`: the router over pigeon-bus (accept → router → gateway), and push fallback.
 
 mod api;
 mod auth;
 mod config;
 mod convert;
+mod delivery;
 mod error;
+mod gateway;
 mod json;
 mod ratelimit;
 mod spans;
@@ -30,5 +34,6 @@ mod state;
 
 pub use api::router;
 pub use config::DmConfig;
+pub use delivery::DeliveryRouter;
 pub use error::ApiError;
 pub use state::DmState;

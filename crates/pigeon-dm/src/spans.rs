@@ -29,6 +29,13 @@ pub(crate) fn child(name: &'static str, attrs: Vec<KeyValue>) -> Context {
     Context::current_with_span(span)
 }
 
+/// The W3C `traceparent` of `cx`, for a frame (through the global propagator).
+pub(crate) fn traceparent(cx: &Context) -> Option<String> {
+    let mut carrier = std::collections::HashMap::<String, String>::new();
+    global::get_text_map_propagator(|p| p.inject_context(cx, &mut carrier));
+    carrier.remove("traceparent")
+}
+
 /// Middleware: a SERVER span per request, child of the caller's `traceparent`, named after the
 /// matched route, current while the handler runs.
 pub(crate) async fn http_span(request: Request, next: Next) -> Response {

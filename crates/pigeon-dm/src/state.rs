@@ -2,9 +2,13 @@
 
 use std::sync::Arc;
 
+use pigeon_bus::Bus;
+use pigeon_push::Pusher;
 use pigeon_store::Store;
+use tokio_util::task::TaskTracker;
 
 use crate::DmConfig;
+use crate::gateway::Sessions;
 use crate::ratelimit::RateLimiter;
 use crate::spans::Metrics;
 
@@ -16,26 +20,59 @@ pub struct DmState {
 
 struct Inner {
     store: Arc<dyn Store>,
+    bus: Bus,
     config: DmConfig,
     send_limiter: RateLimiter,
-    vapid_public_key: Option<String>,
+    pusher: Option<Pusher>,
+    sessions: Sessions,
+    tasks: TaskTracker,
     metrics: Metrics,
 }
 
 impl DmState {
-    /// State over `store`. `vapid_public_key` is what `GET /v1/push/vapid` answers (the
-    /// applicationServerKey browsers subscribe with), when Web Push is set up.
-    pub fn new(store: Arc<dyn Store>, config: DmConfig, vapid_public_key: Option<String>) -> Self {
+    /// State over `store`, routing deliveries over `bus`, pushing with `pusher` when set up
+    /// (its VAPID public key is what `GET /v1/push/vapid` answers).
+    pub fn new(store: Arc<dyn Store>, bus: Bus, config: DmConfig, pusher: Option<Pusher>) -> Self {
         let send_limiter = RateLimiter::new(config.sends_per_second, config.send_burst);
         Self {
             inner: Arc::new(Inner {
                 store,
+                bus,
                 config,
                 send_limiter,
-                vapid_public_key,
+                pusher,
+                sessions: Sessions::default(),
+                tasks: TaskTracker::new(),
                 metrics: Metrics::new(),
             }),
         }
+    }
+
+    /// Live WebSocket sessions on this node.
+    pub fn live_sessions(&self) -> usize {
+        self.inner.sessions.len()
+    }
+
+    /// Waits for background work (pushes under way) to finish, up to `limit`.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        self.inner.tasks.close();
+        let _ = tokio::time::timeout(limit, self.inner.tasks.wait()).await;
+    }
+
+    pub(crate) fn bus(&self) -> &Bus {
+        &self.inner.bus
+    }
+
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    pub(crate) fn pusher(&self) -> Option<&Pusher> {
+        self.inner.pusher.as_ref()
+    }
+
+    pub(crate) fn tasks(&self) -> &TaskTracker {
+        &self.inner.tasks
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -51,7 +88,7 @@ impl DmState {
     }
 
     pub(crate) fn vapid_public_key(&self) -> Option<&str> {
-        self.inner.vapid_public_key.as_deref()
+        self.inner.pusher.as_ref().map(Pusher::vapid_public_key)
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

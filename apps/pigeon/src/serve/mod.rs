@@ -18,15 +18,18 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
-use pigeon_dm::{DmConfig, DmState};
+use pigeon_dm::{DeliveryRouter, DmConfig, DmState};
 use pigeon_journey::{JourneyStore, StoreConfig};
-use pigeon_push::VapidKeys;
+use pigeon_push::{PushConfig, Pusher, VapidKeys};
 use pigeon_store::SqliteStore;
 use pigeon_telemetry::JourneyConsumer;
 use tokio::net::TcpListener;
 
 pub(crate) use config::ServeArgs;
 use config::{BusTarget, ServeConfig};
+
+/// How long shutdown waits for pushes under way.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How often spans queued for the journey store are indexed.
 const JOURNEY_DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -42,9 +45,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .spawn_drainer(JOURNEY_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     telemetry.add_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())));
-    let dm = open_dm(&config).await?;
     let backend = open_bus(&config).await?;
     let bus = Bus::builder_shared(backend.clone()).build();
+    let dm = open_dm(&config, bus.clone()).await?;
+    let delivery = DeliveryRouter::start(&dm)
+        .await
+        .context("starting the delivery router")?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -65,6 +71,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
     tracing::info!("shutting down");
+    delivery.shutdown().await;
+    dm.drain(DRAIN_TIMEOUT).await;
     bus.shutdown().await;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await?
@@ -74,7 +82,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The DM API over the SQLite store in the data dir, with the VAPID key pair kept there too
 /// (made at first start).
-async fn open_dm(config: &ServeConfig) -> anyhow::Result<DmState> {
+async fn open_dm(config: &ServeConfig, bus: Bus) -> anyhow::Result<DmState> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
@@ -85,10 +93,12 @@ async fn open_dm(config: &ServeConfig) -> anyhow::Result<DmState> {
     let vapid = tokio::task::spawn_blocking(move || VapidKeys::load_or_create(vapid_path))
         .await?
         .context("loading the VAPID key pair")?;
+    let pusher = Pusher::new(PushConfig::from_env()?, vapid).context("setting up push")?;
     Ok(DmState::new(
         Arc::new(store),
+        bus,
         DmConfig::default(),
-        Some(vapid.public_key_base64url().to_owned()),
+        Some(pusher),
     ))
 }
 

@@ -84,10 +84,12 @@ pub(crate) async fn acknowledge(
     if let Some(MailboxItem::Message {
         message_id,
         sent_at_ms,
+        sender_user,
         ..
     }) = entry.map(|e| e.item)
+        && record_delivery(state, caller, message_id, sent_at_ms).await?
     {
-        record_delivery(state, caller, message_id, sent_at_ms).await?;
+        crate::delivery::wake_user(state, &sender_user).await;
     }
     Ok(true)
 }
@@ -97,7 +99,7 @@ async fn record_delivery(
     caller: &Device,
     message_id: MessageId,
     sent_at_ms: u64,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let latency_ms = now_ms().saturating_sub(sent_at_ms);
     let cx = spans::child(
         "messaging.delivery_receipt",
@@ -125,7 +127,7 @@ async fn record_delivery(
         .delivery_method
         .add(1, &[KeyValue::new("delivery.method", "sync")]);
     cx.span().end();
-    result.map(|_| ()).map_err(Into::into)
+    result.map_err(Into::into)
 }
 
 pub(crate) fn now_ms() -> u64 {

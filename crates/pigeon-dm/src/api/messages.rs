@@ -70,6 +70,7 @@ pub(super) async fn send(
     }
     span.end();
     let outcome = result?;
+    crate::delivery::announce(&state, &outcome.message_id, &caller.user_id, &outcome.seqs).await;
     let status = if outcome.duplicate {
         StatusCode::OK
     } else {

@@ -10,6 +10,7 @@
 //! | `GET /v1/mailbox`, `POST /v1/mailbox/ack` | read and ack the caller's mailbox |
 //! | `POST /v1/receipts/read` | "read up to here" |
 //! | `PUT`/`DELETE /v1/push`, `GET /v1/push/vapid` | push target; the VAPID public key |
+//! | `GET /v1/ws` | the live session (WebSocket) |
 
 mod accounts;
 mod keys;
@@ -17,6 +18,9 @@ mod mailbox;
 mod messages;
 mod push;
 mod receipts;
+
+pub(crate) use mailbox::acknowledge;
+pub(crate) use receipts::record_read;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +45,7 @@ pub fn router(state: DmState) -> Router {
         .route("/v1/receipts/read", post(receipts::read))
         .route("/v1/push", put(push::register).delete(push::unregister))
         .route("/v1/push/vapid", get(push::vapid))
+        .route("/v1/ws", get(crate::gateway::upgrade))
         .route_layer(axum::middleware::from_fn(crate::spans::http_span))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -20,6 +20,18 @@ pub(super) async fn read(
     caller: Device,
     ApiJson(request): ApiJson<ReadRequest>,
 ) -> Result<Json<ReadResponse>, ApiError> {
+    let advanced = record_read(&state, &caller, request).await?;
+    Ok(Json(ReadResponse { advanced }))
+}
+
+/// Records a read mark under `messaging.read_receipt`; wakes the sender's devices when it
+/// advanced. Shared by the HTTP route and the WebSocket `read` frame.
+pub(crate) async fn record_read(
+    state: &DmState,
+    caller: &Device,
+    request: ReadRequest,
+) -> Result<bool, ApiError> {
+    let peer = UserId::from_string(request.peer.as_str());
     let conversation = conversation_id(caller.user_id.as_str(), request.peer.as_str());
     let cx = spans::child(
         "messaging.read_receipt",
@@ -29,7 +41,7 @@ pub(super) async fn read(
             KeyValue::new("conversation.id", conversation),
         ],
     );
-    let result = record(&state, &caller, request)
+    let result = record(state, caller, request)
         .with_context(cx.clone())
         .await;
     let span = cx.span();
@@ -38,7 +50,10 @@ pub(super) async fn read(
         Err(err) => span.set_status(Status::error(err.to_string())),
     }
     span.end();
-    Ok(Json(ReadResponse { advanced: result? }))
+    if let Ok(true) = result {
+        crate::delivery::wake_user(state, &peer).await;
+    }
+    result
 }
 
 async fn record(state: &DmState, caller: &Device, request: ReadRequest) -> Result<bool, ApiError> {

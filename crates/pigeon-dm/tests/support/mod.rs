@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 pub struct Server {
     pub base: String,
+    pub ws: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
 }
@@ -21,12 +22,23 @@ pub async fn start(config: DmConfig) -> Server {
     let store = SqliteStore::open(dir.path().join("dm.sqlite"))
         .await
         .unwrap();
-    let state = DmState::new(Arc::new(store), config, Some("BPUBKEY".into()));
+    let bus = pigeon_bus::Bus::new(pigeon_bus::MemoryBackend::new());
+    let pusher = pigeon_push::Pusher::new(
+        pigeon_push::PushConfig::default().with_max_attempts(2),
+        pigeon_push::VapidKeys::generate().unwrap(),
+    )
+    .unwrap();
+    let state = DmState::new(Arc::new(store), bus, config, Some(pusher));
+    let delivery = pigeon_dm::DeliveryRouter::start(&state).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _delivery = delivery;
+        axum::serve(listener, router(state)).await
+    });
     Server {
-        base,
+        base: format!("http://{addr}"),
+        ws: format!("ws://{addr}/v1/ws"),
         http: reqwest::Client::new(),
         dir,
     }

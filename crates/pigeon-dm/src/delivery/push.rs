@@ -1,0 +1,84 @@
+//! Push fallback: the device is not connected, or did not ack in time.
+
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{Status, TraceContextExt as _};
+use opentelemetry::{Context, KeyValue};
+use pigeon_push::{PushNotice, PushOutcome, PushSubscription};
+use pigeon_store::{DeviceId, MessageId, UserId};
+
+use super::method;
+use crate::DmState;
+use crate::spans;
+
+/// Pushes "you have a message" to `device` for the entry `seq`, unless it was acked meanwhile
+/// or the device has no push target. Never carries content: message id and sender only.
+pub(crate) async fn push_fallback(
+    state: &DmState,
+    device: DeviceId,
+    seq: u64,
+    message_id: MessageId,
+    sender: UserId,
+    parent: Option<Context>,
+) {
+    let parent = parent.unwrap_or_default();
+    let still_unacked = state
+        .store()
+        .fetch(device.clone(), seq.saturating_sub(1), 1)
+        .await
+        .is_ok_and(|entries| entries.first().is_some_and(|e| e.seq == seq));
+    if !still_unacked {
+        return;
+    }
+    let Some(pusher) = state.pusher() else {
+        return;
+    };
+    let subscription = match state.store().push_subscription(device.clone()).await {
+        Ok(Some(json)) => match serde_json::from_str::<PushSubscription>(&json) {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::error!(%err, device = %device, "stored push subscription is unreadable");
+                return;
+            }
+        },
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(%err, "could not read the push subscription");
+            return;
+        }
+    };
+    let cx = {
+        let _in_parent = parent.attach();
+        spans::child(
+            "messaging.deliver_push",
+            vec![
+                KeyValue::new("push.provider", subscription.provider()),
+                KeyValue::new("delivery.method", "push_fallback"),
+                KeyValue::new("message.id", message_id.to_string()),
+            ],
+        )
+    };
+    let notice = PushNotice::message(message_id.to_string(), sender.to_string());
+    let result = pusher
+        .send(&subscription, &notice)
+        .with_context(cx.clone())
+        .await;
+    let span = cx.span();
+    let success = matches!(result, Ok(PushOutcome::Delivered { .. }));
+    span.set_attribute(KeyValue::new("push.success", success));
+    match result {
+        Ok(PushOutcome::Delivered { .. }) => {
+            state.metrics().delivery_method.add(1, &method("push"));
+        }
+        Ok(PushOutcome::Gone { .. }) => {
+            span.add_event("push_subscription_gone", Vec::new());
+            if let Err(err) = state.store().delete_push_subscription(device).await {
+                tracing::warn!(%err, "could not delete a gone push subscription");
+            }
+        }
+        Err(err) => {
+            span.set_status(Status::error(err.to_string()));
+            tracing::warn!(%err, "push failed; the message waits in the mailbox");
+        }
+    }
+    span.end();
+}

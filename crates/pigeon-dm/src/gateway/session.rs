@@ -1,0 +1,344 @@
+//! One live session: the device's mailbox, in order, over a WebSocket, with acks.
+//!
+//! The session reads its mailbox from the store after a cursor, so what it sends never depends
+//! on which wake-ups arrived: at connect it sends every unacked entry (cursor 0), later what is
+//! new. Each delivery is in flight until acked; one not acked within the ack timeout gets the
+//! `websocket_delivery_timeout` event and goes to push (messages only, never receipts), and is
+//! sent again at the next connection if still unacked.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
+use pigeon_proto::{
+    ClientFrame, ErrorCode, ReadRequest, ServerFrame, WS_CLOSE_BAD_FRAME, WS_CLOSE_POLICY,
+    WS_CLOSE_TOO_BIG,
+};
+use pigeon_store::{MailboxItem, MessageId, UserId};
+
+use super::registry::SessionInbox;
+use crate::api::{acknowledge, record_read};
+use crate::auth::Device;
+use crate::delivery::{method, push_fallback};
+use crate::{DmState, convert, spans};
+
+/// How often in-flight deliveries are checked against the ack timeout.
+const TICK: Duration = Duration::from_millis(100);
+/// Most frames a client may send per second before the session is closed.
+const MAX_FRAMES_PER_SECOND: u32 = 200;
+/// Mailbox entries read per store round trip.
+const PAGE: usize = 100;
+
+struct InFlight {
+    sent: Instant,
+    message: Option<(MessageId, UserId)>,
+    span: Context,
+    route: Option<Context>,
+    timed_out: bool,
+}
+
+struct Session {
+    state: DmState,
+    device: Device,
+    cursor: u64,
+    in_flight: BTreeMap<u64, InFlight>,
+    hints: HashMap<u64, Context>,
+}
+
+/// Why a session ends.
+enum End {
+    Closed,
+    Close(u16, &'static str),
+}
+
+pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
+    let SessionInbox {
+        handle,
+        mut hints,
+        wake,
+    } = state.sessions().register(&device.device_id);
+    let device_id = device.device_id.clone();
+    let mut session = Session {
+        state: state.clone(),
+        device,
+        cursor: 0,
+        in_flight: BTreeMap::new(),
+        hints: HashMap::new(),
+    };
+    let end = session
+        .serve(&mut socket, &mut hints, &wake, handle.id)
+        .await;
+    state.sessions().unregister(&device_id, handle.id);
+    if let End::Close(code, reason) = end {
+        let _ = socket
+            .send(WsMessage::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            })))
+            .await;
+    }
+    session.abandon();
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        socket: &mut WebSocket,
+        hints: &mut tokio::sync::mpsc::Receiver<super::Hint>,
+        wake: &tokio::sync::Notify,
+        id: u64,
+    ) -> End {
+        let count = self
+            .state
+            .store()
+            .one_time_key_count(self.device.device_id.clone())
+            .await
+            .unwrap_or(0);
+        if self
+            .send(
+                socket,
+                &ServerFrame::Hello {
+                    one_time_key_count: count,
+                },
+            )
+            .await
+            .is_err()
+        {
+            return End::Closed;
+        }
+        if let Err(end) = self.deliver_new(socket).await {
+            return end;
+        }
+        let mut ticker = tokio::time::interval(TICK);
+        let (mut window, mut frames) = (Instant::now(), 0u32);
+        loop {
+            let result = tokio::select! {
+                incoming = socket.recv() => match incoming {
+                    None => return End::Closed,
+                    Some(Err(err)) => return classify(&err),
+                    Some(Ok(WsMessage::Text(text))) => {
+                        if window.elapsed() >= Duration::from_secs(1) {
+                            (window, frames) = (Instant::now(), 0);
+                        }
+                        frames += 1;
+                        if frames > MAX_FRAMES_PER_SECOND {
+                            return End::Close(WS_CLOSE_POLICY, "too many frames");
+                        }
+                        self.on_frame(socket, &text).await
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => Err(End::Close(WS_CLOSE_BAD_FRAME, "frames are JSON text")),
+                    Some(Ok(WsMessage::Close(_))) => return End::Closed,
+                    Some(Ok(_)) => Ok(()),
+                },
+                Some(hint) = hints.recv() => {
+                    self.hints.insert(hint.seq, hint.route);
+                    self.deliver_new(socket).await
+                }
+                () = wake.notified() => {
+                    if !self.state.sessions().is_current(&self.device.device_id, id) {
+                        return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
+                    }
+                    self.deliver_new(socket).await
+                }
+                _ = ticker.tick() => {
+                    if !self.state.sessions().is_current(&self.device.device_id, id) {
+                        return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
+                    }
+                    self.check_timeouts();
+                    Ok(())
+                }
+            };
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    async fn send(&self, socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), End> {
+        let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
+        socket
+            .send(WsMessage::Text(text.into()))
+            .await
+            .map_err(|_| End::Closed)
+    }
+
+    /// Sends every mailbox entry after the cursor, in order.
+    async fn deliver_new(&mut self, socket: &mut WebSocket) -> Result<(), End> {
+        loop {
+            let entries = match self
+                .state
+                .store()
+                .fetch(self.device.device_id.clone(), self.cursor, PAGE)
+                .await
+            {
+                Ok(entries) => entries,
+                Err(err) => {
+                    tracing::warn!(%err, "could not read a mailbox; retrying at the next wake");
+                    return Ok(());
+                }
+            };
+            let done = entries.len() < PAGE;
+            for entry in entries {
+                self.deliver(socket, entry).await?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        socket: &mut WebSocket,
+        entry: pigeon_store::MailboxEntry,
+    ) -> Result<(), End> {
+        let seq = entry.seq;
+        self.cursor = self.cursor.max(seq);
+        let route = self.hints.remove(&seq);
+        let message = match &entry.item {
+            MailboxItem::Message {
+                message_id,
+                sender_user,
+                ..
+            } => Some((message_id.clone(), sender_user.clone())),
+            _ => None,
+        };
+        let mut attrs = vec![KeyValue::new("mailbox.seq", seq as i64)];
+        if let Some((id, _)) = &message {
+            attrs.push(KeyValue::new("message.id", id.to_string()));
+        }
+        let span = {
+            // Routed just now: a child of the routing. Otherwise (a resend at reconnect) a trace
+            // of its own, joined to the send by `message.id` in the journey store.
+            let _parent = route.clone().unwrap_or_default().attach();
+            spans::child("messaging.deliver_websocket", attrs)
+        };
+        let traceparent = spans::traceparent(&span);
+        let wire = match convert::entry(entry) {
+            Ok(wire) => wire,
+            Err(err) => {
+                tracing::error!(%err, "a mailbox entry could not be converted");
+                return Ok(());
+            }
+        };
+        self.send(
+            socket,
+            &ServerFrame::Deliver {
+                entry: wire,
+                traceparent,
+            },
+        )
+        .await?;
+        self.in_flight.insert(
+            seq,
+            InFlight {
+                sent: Instant::now(),
+                message,
+                span,
+                route,
+                timed_out: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn on_frame(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), End> {
+        let Ok(frame) = serde_json::from_str::<ClientFrame>(text) else {
+            return Err(End::Close(WS_CLOSE_BAD_FRAME, "not a known frame"));
+        };
+        match frame {
+            ClientFrame::Ping { nonce } => self.send(socket, &ServerFrame::Pong { nonce }).await,
+            ClientFrame::Ack { seq, .. } => {
+                let result = acknowledge(&self.state, &self.device, seq).await;
+                if let Some(flight) = self.in_flight.remove(&seq) {
+                    finish(&self.state, flight, true);
+                }
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(err) => self.refuse(socket, &err).await,
+                }
+            }
+            ClientFrame::Read { peer, up_to, .. } => {
+                match record_read(&self.state, &self.device, ReadRequest { peer, up_to }).await {
+                    Ok(_) => Ok(()),
+                    Err(err) => self.refuse(socket, &err).await,
+                }
+            }
+        }
+    }
+
+    async fn refuse(&self, socket: &mut WebSocket, err: &crate::ApiError) -> Result<(), End> {
+        let code = match err {
+            crate::ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            crate::ApiError::NotFound(_) => ErrorCode::NotFound,
+            crate::ApiError::Internal(_) => ErrorCode::Internal,
+            _ => ErrorCode::Invalid,
+        };
+        self.send(
+            socket,
+            &ServerFrame::Error {
+                code,
+                message: err.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Messages not acked in time: the timeout event, then push (once).
+    fn check_timeouts(&mut self) {
+        let timeout = self.state.config().ack_timeout;
+        for (seq, flight) in &mut self.in_flight {
+            if flight.timed_out || flight.sent.elapsed() < timeout {
+                continue;
+            }
+            flight.timed_out = true;
+            let span = flight.span.span();
+            span.add_event(
+                "websocket_delivery_timeout",
+                vec![KeyValue::new("timeout_ms", timeout.as_millis() as i64)],
+            );
+            span.set_attribute(KeyValue::new("websocket.ack_received", false));
+            if let Some((message_id, sender)) = flight.message.clone() {
+                let (state, device, seq) =
+                    (self.state.clone(), self.device.device_id.clone(), *seq);
+                let parent = flight.route.clone().or_else(|| Some(flight.span.clone()));
+                self.state.tasks().spawn(async move {
+                    push_fallback(&state, device, seq, message_id, sender, parent).await;
+                });
+            }
+        }
+    }
+
+    /// The connection is gone: end the spans of what was never acked.
+    fn abandon(&mut self) {
+        for (_, flight) in std::mem::take(&mut self.in_flight) {
+            finish(&self.state, flight, false);
+        }
+    }
+}
+
+fn finish(state: &DmState, flight: InFlight, acked: bool) {
+    let span = flight.span.span();
+    span.set_attribute(KeyValue::new("websocket.ack_received", acked));
+    if acked {
+        span.set_attribute(KeyValue::new(
+            "websocket.delivery_ms",
+            flight.sent.elapsed().as_secs_f64() * 1e3,
+        ));
+        if flight.message.is_some() {
+            state.metrics().delivery_method.add(1, &method("websocket"));
+        }
+    }
+    span.end();
+}
+
+fn classify(err: &axum::Error) -> End {
+    let text = err.to_string();
+    if text.contains("too long") || text.contains("Space limit") || text.contains("capacity") {
+        End::Close(WS_CLOSE_TOO_BIG, "frame too big")
+    } else {
+        End::Closed
+    }
+}

@@ -1,0 +1,293 @@
+//! Live delivery over real WebSockets on loopback: order, acks, receipts, resend on reconnect,
+//! push after the ack timeout (to a real local webhook), and bad frames.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use pigeon_crypto::{Ciphertext, MessageType};
+use pigeon_dm::DmConfig;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Client, Server, encrypt_for, register, start, upload_keys};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(server: &Server, client: &Client) -> Socket {
+    let mut request = server.ws.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", client.token).parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = next_frame(&mut socket).await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    socket
+}
+
+async fn next_frame(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let Ws::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn no_frame_for(socket: &mut Socket, wait: Duration) {
+    if let Ok(Some(Ok(Ws::Text(text)))) = tokio::time::timeout(wait, socket.next()).await {
+        panic!("unexpected frame {text}");
+    }
+}
+
+async fn ack(socket: &mut Socket, seq: &Value) {
+    socket
+        .send(Ws::Text(
+            json!({"type": "ack", "seq": seq}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+}
+
+async fn send(server: &Server, from: &Client, to: &Client, text: &str, id: &str) -> String {
+    let body = json!({"client_msg_id": id, "recipient": to.user_id, "ciphertexts": [encrypt_for(server, from, to, text).await]});
+    let (status, answer) = server
+        .call("POST", "/v1/messages", Some(&from.token), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer["message_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_delivery_acks_and_receipts_flow_both_ways() {
+    let server = start(DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 3).await;
+    let mut alice_ws = connect(&server, &alice).await;
+    let mut bob_ws = connect(&server, &bob).await;
+
+    let message_id = send(&server, &alice, &bob, "live hello", "m1").await;
+    let frame = next_frame(&mut bob_ws).await;
+    assert_eq!(frame["type"], "deliver");
+    let entry = &frame["entry"];
+    assert_eq!(
+        (entry["kind"].as_str(), entry["message_id"].as_str()),
+        (Some("message"), Some(message_id.as_str()))
+    );
+    let ciphertext = Ciphertext {
+        message_type: MessageType::PreKey,
+        body: entry["body"].as_str().unwrap().into(),
+    };
+    let (_, plaintext) = bob
+        .olm
+        .inbound(&alice.olm.identity_key(), &ciphertext)
+        .unwrap();
+    assert_eq!(plaintext, b"live hello");
+    ack(&mut bob_ws, &entry["seq"]).await;
+
+    let receipt = next_frame(&mut alice_ws).await;
+    assert_eq!(receipt["entry"]["kind"], "delivery_receipt", "{receipt}");
+    assert_eq!(receipt["entry"]["message_id"], message_id.as_str());
+    ack(&mut alice_ws, &receipt["entry"]["seq"]).await;
+
+    bob_ws
+        .send(Ws::Text(
+            json!({"type": "read", "peer": alice.user_id, "up_to": message_id})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let read = next_frame(&mut alice_ws).await;
+    assert_eq!(read["entry"]["kind"], "read_receipt", "{read}");
+    assert_eq!(read["entry"]["reader"], bob.user_id.as_str());
+
+    bob_ws
+        .send(Ws::Text(r#"{"type":"ping","nonce":7}"#.into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_frame(&mut bob_ws).await,
+        json!({"type": "pong", "nonce": 7})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_device_gets_everything_in_order_once_after_reconnecting() {
+    let server = start(DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 5).await;
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(
+            send(
+                &server,
+                &alice,
+                &bob,
+                &format!("offline {i}"),
+                &format!("m{i}"),
+            )
+            .await,
+        );
+    }
+    let mut bob_ws = connect(&server, &bob).await;
+    let mut seqs = Vec::new();
+    for id in &sent {
+        let frame = next_frame(&mut bob_ws).await;
+        assert_eq!(frame["entry"]["message_id"], id.as_str(), "in send order");
+        seqs.push(frame["entry"]["seq"].clone());
+    }
+    no_frame_for(&mut bob_ws, Duration::from_millis(300)).await;
+    ack(&mut bob_ws, &seqs[0]).await;
+    ack(&mut bob_ws, &seqs[1]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(bob_ws);
+
+    let mut bob_ws = connect(&server, &bob).await;
+    let frame = next_frame(&mut bob_ws).await;
+    assert_eq!(
+        frame["entry"]["message_id"],
+        sent[2].as_str(),
+        "only the unacked one comes back"
+    );
+    no_frame_for(&mut bob_ws, Duration::from_millis(300)).await;
+}
+
+/// A webhook receiver on loopback that records the JSON bodies it gets.
+async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let s = s.clone();
+            async move {
+                s.lock()
+                    .unwrap()
+                    .push(serde_json::from_str::<Value>(&body).unwrap());
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn wait_for_pushes(seen: &Arc<Mutex<Vec<Value>>>, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        if seen.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacked_and_offline_deliveries_fall_back_to_push_without_content() {
+    let server = start(DmConfig {
+        ack_timeout: Duration::from_millis(400),
+        ..DmConfig::default()
+    })
+    .await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 5).await;
+    let (url, pushes) = webhook().await;
+    let (status, _) = server
+        .call(
+            "PUT",
+            "/v1/push",
+            Some(&bob.token),
+            Some(json!({"kind": "webhook", "url": url})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Connected but never acking: pushed after the timeout.
+    let mut bob_ws = connect(&server, &bob).await;
+    let unacked = send(&server, &alice, &bob, "do not ack", "m1").await;
+    next_frame(&mut bob_ws).await;
+    let seen = wait_for_pushes(&pushes, 1).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["message_id"], unacked.as_str());
+    assert_eq!(seen[0]["sender"], alice.user_id.as_str());
+    assert!(
+        !seen[0].to_string().contains("do not ack"),
+        "no content in a push"
+    );
+
+    // Acked in time: no push.
+    let acked = send(&server, &alice, &bob, "ack me", "m2").await;
+    let frame = next_frame(&mut bob_ws).await;
+    assert_eq!(frame["entry"]["message_id"], acked.as_str());
+    ack(&mut bob_ws, &frame["entry"]["seq"]).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        pushes.lock().unwrap().len(),
+        1,
+        "no push for an acked message"
+    );
+
+    // Not connected: pushed at once.
+    drop(bob_ws);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let offline = send(&server, &alice, &bob, "offline", "m3").await;
+    let seen = wait_for_pushes(&pushes, 2).await;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1]["message_id"], offline.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_and_missing_tokens_are_refused_with_close_codes() {
+    let server = start(DmConfig::default()).await;
+    let bob = register(&server, "bob").await;
+
+    let err = tokio_tungstenite::connect_async(server.ws.as_str())
+        .await
+        .unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(response) => assert_eq!(response.status(), 401),
+        other => panic!("expected a 401, got {other}"),
+    }
+
+    for (frame, code) in [
+        (r#"{"type":"shout"}"#.to_owned(), 4400u16),
+        ("not json".to_owned(), 4400),
+        (
+            format!(
+                r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#,
+                "x".repeat(20_000)
+            ),
+            1009,
+        ),
+    ] {
+        let mut socket = connect(&server, &bob).await;
+        socket.send(Ws::Text(frame.into())).await.unwrap();
+        let closed = loop {
+            match tokio::time::timeout(Duration::from_secs(5), socket.next())
+                .await
+                .unwrap()
+            {
+                Some(Ok(Ws::Close(Some(close)))) => break u16::from(close.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(closed, code);
+    }
+}
