@@ -1,0 +1,160 @@
+//! Two users chatting through a real server (HTTP + WebSocket on loopback, SQLite file, the
+//! in-process bus), each device a real SDK client with its own Olm account.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pigeon_client::{Client, Connection, Event};
+
+async fn server() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = pigeon_store::SqliteStore::open(dir.path().join("dm.sqlite"))
+        .await
+        .unwrap();
+    let bus = pigeon_bus::Bus::new(pigeon_bus::MemoryBackend::new());
+    let state = pigeon_dm::DmState::new(Arc::new(store), bus, pigeon_dm::DmConfig::default(), None);
+    let delivery = pigeon_dm::DeliveryRouter::start(&state).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _delivery = delivery;
+        axum::serve(listener, pigeon_dm::router(state)).await
+    });
+    (base, dir)
+}
+
+async fn next(connection: &mut Connection) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), connection.next_event())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+}
+
+async fn next_message(connection: &mut Connection) -> (String, String) {
+    loop {
+        if let Event::Message {
+            message_id, text, ..
+        } = next(connection).await
+        {
+            return (message_id, text);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_with_two_devices_each_chat_with_receipts() {
+    let (base, _dir) = server().await;
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let alice_laptop = alice.add_device("laptop").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let bob_tablet = bob.add_device("tablet").await.unwrap();
+    let bob_id = alice.find_user("bob").await.unwrap();
+    assert_eq!(bob_id, bob.credentials().user_id);
+
+    let mut alice_live = alice.connect().await.unwrap();
+    let mut laptop_live = alice_laptop.connect().await.unwrap();
+    let mut bob_live = bob.connect().await.unwrap();
+    let mut tablet_live = bob_tablet.connect().await.unwrap();
+
+    let sent = alice.send_text(&bob_id, "hello bob").await.unwrap();
+    assert!(!sent.duplicate);
+    for live in [&mut bob_live, &mut tablet_live, &mut laptop_live] {
+        assert_eq!(
+            next_message(live).await,
+            (sent.message_id.clone(), "hello bob".to_owned())
+        );
+    }
+    // A delivery receipt per recipient device reaches the sender.
+    let mut delivered = Vec::new();
+    while delivered.len() < 2 {
+        if let Event::Delivered {
+            message_id,
+            by_device,
+            ..
+        } = next(&mut alice_live).await
+        {
+            assert_eq!(message_id, sent.message_id);
+            delivered.push(by_device);
+        }
+    }
+    delivered.sort();
+    let mut expected = vec![
+        bob.credentials().device_id.clone(),
+        bob_tablet.credentials().device_id.clone(),
+    ];
+    expected.sort();
+    assert_eq!(delivered, expected);
+
+    // Bob answers on a session Alice started: a normal message now, both ways.
+    let reply = bob
+        .send_text(&alice.credentials().user_id, "hi alice")
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut alice_live).await,
+        (reply.message_id.clone(), "hi alice".into())
+    );
+    // Bob's tablet gets Bob's own reply too: the sender's other devices get their copy.
+    assert_eq!(
+        next_message(&mut tablet_live).await,
+        (reply.message_id.clone(), "hi alice".into())
+    );
+    assert_eq!(
+        next_message(&mut laptop_live).await,
+        (reply.message_id.clone(), "hi alice".into())
+    );
+    let again = alice.send_text(&bob_id, "second").await.unwrap();
+    assert_eq!(next_message(&mut bob_live).await.1, "second");
+    assert_eq!(next_message(&mut tablet_live).await.1, "second");
+
+    // Read receipt: "read up to `again`" reaches both of Alice's devices.
+    bob_live
+        .mark_read(&alice.credentials().user_id, &again.message_id)
+        .await
+        .unwrap();
+    for live in [&mut alice_live, &mut laptop_live] {
+        loop {
+            if let Event::Read { reader, up_to } = next(live).await {
+                assert_eq!(
+                    (reader.as_str(), up_to.as_str()),
+                    (bob_id.as_str(), again.message_id.as_str())
+                );
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_recipient_gets_every_message_in_order_once() {
+    let (base, _dir) = server().await;
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let bob_id = bob.credentials().user_id.clone();
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(
+            alice
+                .send_text(&bob_id, &format!("message {i}"))
+                .await
+                .unwrap()
+                .message_id,
+        );
+    }
+    let mut bob_live = bob.connect().await.unwrap();
+    for (i, id) in sent.iter().enumerate() {
+        assert_eq!(
+            next_message(&mut bob_live).await,
+            (id.clone(), format!("message {i}"))
+        );
+    }
+    bob_live.close().await;
+    // Everything was acked: a new connection gets nothing old, then the next message.
+    let mut bob_live = bob.connect().await.unwrap();
+    let later = alice.send_text(&bob_id, "later").await.unwrap();
+    assert_eq!(
+        next_message(&mut bob_live).await,
+        (later.message_id, "later".into())
+    );
+}
