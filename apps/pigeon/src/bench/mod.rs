@@ -4,8 +4,10 @@
 //! last line of stdout with `--json`, so runs can be compared as ratios on a noisy machine.
 
 pub(crate) mod bus;
+mod dm;
 mod journey;
 mod latency;
+mod server;
 
 use clap::Subcommand;
 
@@ -14,6 +16,9 @@ use clap::Subcommand;
 pub(crate) enum BenchCommand {
     /// One bus hop (publish → handler → ack) as fast as it goes.
     Bus(bus::BusBenchArgs),
+    /// Direct messaging end to end against a `pigeon serve` process: encrypt, send, deliver
+    /// over WebSocket, decrypt, ack, delivery receipt back; or `--idle N` connections.
+    Dm(dm::DmBenchArgs),
     /// The journey store: ingest, drops at a paced rate, journey look-ups, memory per span.
     Journey(journey::JourneyBenchArgs),
 }
@@ -22,5 +27,6 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Bus(args) => bus::run(args).await,
         BenchCommand::Journey(args) => journey::run(args).await,
+        BenchCommand::Dm(args) => dm::run(args).await,
     }
 }

@@ -33,6 +33,12 @@ pub(crate) struct ServeArgs {
     /// (NATS JetStream) [default: memory]
     #[arg(long, env = "PIGEON_BUS", value_name = "URL")]
     bus: Option<String>,
+    /// Sends one device may make per second, sustained [default: 50]
+    #[arg(long, env = "PIGEON_SENDS_PER_SECOND", value_name = "N")]
+    sends_per_second: Option<f64>,
+    /// Sends one device may make in a burst [default: 200]
+    #[arg(long, env = "PIGEON_SEND_BURST", value_name = "N")]
+    send_burst: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +47,8 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     bus: Option<String>,
+    sends_per_second: Option<f64>,
+    send_burst: Option<f64>,
 }
 
 /// Where the bus runs.
@@ -72,6 +80,7 @@ pub(crate) struct ServeConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) data_dir: PathBuf,
     pub(crate) bus: BusTarget,
+    pub(crate) dm: pigeon_dm::DmConfig,
 }
 
 impl ServeArgs {
@@ -91,6 +100,16 @@ impl ServeArgs {
                 .or(file.data_dir)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             bus: bus.parse()?,
+            dm: {
+                let mut dm = pigeon_dm::DmConfig::default();
+                if let Some(rate) = self.sends_per_second.or(file.sends_per_second) {
+                    dm.sends_per_second = rate;
+                }
+                if let Some(burst) = self.send_burst.or(file.send_burst) {
+                    dm.send_burst = burst;
+                }
+                dm
+            },
         })
     }
 }
@@ -111,6 +130,8 @@ mod tests {
             listen: listen.map(|l| l.parse().unwrap()),
             data_dir: None,
             bus: None,
+            sends_per_second: None,
+            send_burst: None,
         }
     }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
-use pigeon_dm::{DeliveryRouter, DmConfig, DmState};
+use pigeon_dm::{DeliveryRouter, DmState};
 use pigeon_journey::{JourneyStore, StoreConfig};
 use pigeon_push::{PushConfig, Pusher, VapidKeys};
 use pigeon_store::SqliteStore;
@@ -97,7 +97,7 @@ async fn open_dm(config: &ServeConfig, bus: Bus) -> anyhow::Result<DmState> {
     Ok(DmState::new(
         Arc::new(store),
         bus,
-        DmConfig::default(),
+        config.dm.clone(),
         Some(pusher),
     ))
 }

@@ -1,0 +1,283 @@
+//! `pigeon bench dm`: end-to-end direct messaging against a `pigeon serve` process.
+//!
+//! Each pair is two SDK clients. The sender encrypts (Olm) and sends; the recipient's live
+//! connection receives, decrypts and acks; the delivery receipt travels back to the sender.
+//! Closed loop by default (each sender keeps `--in-flight` sends going), or open loop at
+//! `--rate` messages per second in all. The send time rides inside the encrypted text, so the
+//! delivery latency is measured where the message is decrypted. `--idle N` instead measures the
+//! server's memory per idle authenticated connection.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use pigeon_client::{Client, Event};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::latency::Latencies;
+use super::server::ServerProcess;
+
+/// Options of `pigeon bench dm`.
+#[derive(Debug, Args)]
+pub(crate) struct DmBenchArgs {
+    /// Sender/recipient pairs.
+    #[arg(long, default_value_t = 50)]
+    pairs: usize,
+    /// How long to send.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Open loop: messages per second in all. Default: as fast as the server takes them.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Closed loop: sends each sender keeps going at once.
+    #[arg(long, default_value_t = 8)]
+    in_flight: usize,
+    /// Instead: connect this many idle authenticated devices and report memory per connection.
+    #[arg(long)]
+    idle: Option<usize>,
+    /// Print one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    pairs: usize,
+    sent: u64,
+    delivered: u64,
+    receipts: u64,
+    msgs_per_s: f64,
+    deliver_p50_ms: f64,
+    deliver_p99_ms: f64,
+    receipt_p99_ms: f64,
+    server_rss_mb: f64,
+    spans_dropped: u64,
+}
+
+#[derive(Serialize)]
+struct IdleReport {
+    idle: usize,
+    rss_per_connection_kib: f64,
+    server_rss_mb: f64,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    receipts: AtomicU64,
+}
+
+pub(crate) async fn run(args: DmBenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::start(dir.path())?;
+    eprintln!("bench dm: pigeon serve at {}", server.base);
+    match args.idle {
+        Some(idle) => run_idle(&server, idle, args.json).await,
+        None => run_pairs(&server, &args).await,
+    }
+}
+
+async fn run_pairs(server: &ServerProcess, args: &DmBenchArgs) -> anyhow::Result<()> {
+    eprintln!("bench dm: registering {} pairs…", args.pairs);
+    let epoch = Instant::now();
+    let counters = Arc::new(Counters::default());
+    let deliver = Arc::new(Latencies::new()?);
+    let receipt = Arc::new(Latencies::new()?);
+    let stop_at = Arc::new(Mutex::new(None::<Instant>));
+    let mut tasks = JoinSet::new();
+    let mut senders = Vec::new();
+    for i in 0..args.pairs {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        let alice =
+            Client::register(&server.base, &format!("a{i}-{}", &tag[20..]), "bench").await?;
+        let bob = Client::register(&server.base, &format!("b{i}-{}", &tag[20..]), "bench").await?;
+        let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        // The recipient: decrypt, ack (the connection does), measure.
+        let mut bob_live = bob.connect().await?;
+        let (c, d) = (counters.clone(), deliver.clone());
+        tasks.spawn(async move {
+            loop {
+                match bob_live.next_event().await? {
+                    Event::Message { text, .. } => {
+                        let n = c.delivered.fetch_add(1, Ordering::Relaxed);
+                        if let Some(nanos) =
+                            text.strip_prefix("t=").and_then(|t| t.parse::<u64>().ok())
+                        {
+                            let now = epoch.elapsed().as_nanos() as u64;
+                            d.record(n, now.saturating_sub(nanos) / 1_000);
+                        }
+                    }
+                    Event::Undecryptable { reason, .. } => anyhow::bail!("undecryptable: {reason}"),
+                    _ => {}
+                }
+            }
+            #[allow(unreachable_code)]
+            anyhow::Ok(())
+        });
+        // The sender's own connection: delivery receipts.
+        let mut alice_live = alice.connect().await?;
+        let (c, r, times) = (counters.clone(), receipt.clone(), sent_at.clone());
+        tasks.spawn(async move {
+            loop {
+                if let Event::Delivered { message_id, .. } = alice_live.next_event().await? {
+                    let n = c.receipts.fetch_add(1, Ordering::Relaxed);
+                    let started = times
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("poisoned"))?
+                        .remove(&message_id);
+                    if let Some(started) = started {
+                        r.record(n, started.elapsed().as_micros() as u64);
+                    }
+                }
+            }
+            #[allow(unreachable_code)]
+            anyhow::Ok(())
+        });
+        // A first message sets up the Olm session outside the measurement.
+        let bob_id = bob.credentials().user_id.clone();
+        alice.send_text(&bob_id, "t=0").await?;
+        senders.push((alice, bob_id, sent_at));
+    }
+    // Let the warm-up messages drain before measuring.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = (
+        counters.sent.load(Ordering::Relaxed),
+        counters.delivered.load(Ordering::Relaxed),
+        counters.receipts.load(Ordering::Relaxed),
+    );
+    let duration = Duration::from_secs(args.seconds.max(1));
+    let started = Instant::now();
+    *stop_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Some(started + duration);
+    let per_pair_rate = args.rate.map(|r| r / args.pairs as f64);
+    let mut send_tasks = JoinSet::new();
+    for (alice, bob_id, sent_at) in senders {
+        let lanes = if per_pair_rate.is_some() {
+            1
+        } else {
+            args.in_flight.max(1)
+        };
+        for _ in 0..lanes {
+            let (alice, bob_id, sent_at, c) = (
+                alice.clone(),
+                bob_id.clone(),
+                sent_at.clone(),
+                counters.clone(),
+            );
+            let stop = started + duration;
+            send_tasks.spawn(async move {
+                let mut next = Instant::now();
+                while Instant::now() < stop {
+                    if let Some(rate) = per_pair_rate {
+                        next += Duration::from_secs_f64(1.0 / rate);
+                        tokio::time::sleep_until(next.into()).await;
+                    }
+                    let t = epoch.elapsed().as_nanos();
+                    let begun = Instant::now();
+                    let sent = alice.send_text(&bob_id, &format!("t={t}")).await?;
+                    sent_at
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("poisoned"))?
+                        .insert(sent.message_id, begun);
+                    c.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                anyhow::Ok(())
+            });
+        }
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    while started.elapsed() < duration {
+        ticker.tick().await;
+        eprintln!(
+            "bench dm: {:>3.0} s  sent {:>8}  delivered {:>8}  receipts {:>8}",
+            started.elapsed().as_secs_f64(),
+            counters.sent.load(Ordering::Relaxed) - base.0,
+            counters.delivered.load(Ordering::Relaxed) - base.1,
+            counters.receipts.load(Ordering::Relaxed) - base.2,
+        );
+        if let Some(result) = tasks.try_join_next() {
+            result?.context("a receiving client failed")?;
+        }
+    }
+    while let Some(result) = send_tasks.join_next().await {
+        if let Err(err) = result? {
+            anyhow::bail!("a sender failed: {err:#}");
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // Give the last deliveries and receipts a moment.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tasks.abort_all();
+    let sent = counters.sent.load(Ordering::Relaxed) - base.0;
+    let (d50, d99) = deliver.percentiles()?;
+    let (_, r99) = receipt.percentiles()?;
+    let report = Report {
+        pairs: args.pairs,
+        sent,
+        delivered: counters.delivered.load(Ordering::Relaxed) - base.1,
+        receipts: counters.receipts.load(Ordering::Relaxed) - base.2,
+        msgs_per_s: sent as f64 / seconds,
+        deliver_p50_ms: d50 as f64 / 1e3,
+        deliver_p99_ms: d99 as f64 / 1e3,
+        receipt_p99_ms: r99 as f64 / 1e3,
+        server_rss_mb: server.rss_bytes()? as f64 / (1 << 20) as f64,
+        spans_dropped: server.spans_dropped().await?,
+    };
+    eprintln!(
+        "bench dm: {} pairs, {:.0} msgs/s, deliver p50 {:.2} ms p99 {:.2} ms, receipt p99 {:.2} ms, server {:.0} MiB, {} spans dropped",
+        report.pairs,
+        report.msgs_per_s,
+        report.deliver_p50_ms,
+        report.deliver_p99_ms,
+        report.receipt_p99_ms,
+        report.server_rss_mb,
+        report.spans_dropped
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+async fn run_idle(server: &ServerProcess, idle: usize, json: bool) -> anyhow::Result<()> {
+    eprintln!("bench dm: registering {idle} devices…");
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let mut clients = Vec::with_capacity(idle);
+    for i in 0..idle {
+        clients
+            .push(Client::register(&server.base, &format!("i{i}-{}", &tag[24..]), "idle").await?);
+        if (i + 1) % 1000 == 0 {
+            eprintln!("bench dm: {} registered", i + 1);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = server.rss_bytes()?;
+    let mut connections = Vec::with_capacity(idle);
+    for (i, client) in clients.iter().enumerate() {
+        connections.push(client.connect().await?);
+        if (i + 1) % 1000 == 0 {
+            eprintln!("bench dm: {} connected", i + 1);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = server.rss_bytes()?;
+    let report = IdleReport {
+        idle,
+        rss_per_connection_kib: after.saturating_sub(before) as f64 / idle.max(1) as f64 / 1024.0,
+        server_rss_mb: after as f64 / (1 << 20) as f64,
+    };
+    eprintln!(
+        "bench dm: {} idle connections, {:.1} KiB each, server {:.0} MiB",
+        report.idle, report.rss_per_connection_kib, report.server_rss_mb
+    );
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    drop(connections);
+    Ok(())
+}

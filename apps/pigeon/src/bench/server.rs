@@ -1,0 +1,97 @@
+//! A `pigeon serve` child process for the benchmarks: the server runs as users run it, in a
+//! process of its own, so its memory and CPU are measured apart from the load generator's.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+/// A running `pigeon serve`; killed when dropped.
+pub(crate) struct ServerProcess {
+    child: Child,
+    pub(crate) base: String,
+}
+
+impl ServerProcess {
+    /// Starts `pigeon serve` on a free loopback port over `data_dir`, tracing every request
+    /// into its in-process span sink.
+    pub(crate) fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("OTEL_TRACES_SAMPLER", "always_on")
+            // The load generator sends as fast as the server takes it: no per-device limit.
+            .env("PIGEON_SENDS_PER_SECOND", "1000000")
+            .env("PIGEON_SEND_BURST", "1000000")
+            .env("RUST_LOG", "warn,pigeon::serve=info")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting pigeon serve")?;
+        let stderr = child.stderr.take().context("no stderr from pigeon serve")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    // Keep draining so the server never blocks on a full pipe.
+                    continue;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut server = Self {
+            child,
+            base: String::new(),
+        };
+        while Instant::now() < deadline {
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
+                if let Some(status) = server.child.try_wait()? {
+                    bail!("pigeon serve exited at start: {status}");
+                }
+                continue;
+            };
+            if let Some(rest) = line.split("listen=").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                server.base = format!("http://{addr}");
+                return Ok(server);
+            }
+        }
+        bail!("pigeon serve did not say where it listens within 30 s")
+    }
+
+    /// Resident memory of the server process, in bytes.
+    pub(crate) fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .context("no VmRSS")?
+            .parse()?;
+        Ok(kib * 1024)
+    }
+
+    /// Spans the server dropped (sum of `pigeon_spans_dropped_total`), from its `/metrics`.
+    pub(crate) async fn spans_dropped(&self) -> anyhow::Result<u64> {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with("pigeon_spans_dropped_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
