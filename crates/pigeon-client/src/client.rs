@@ -1,6 +1,7 @@
 //! [`Client`]: one device of one user.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use opentelemetry::context::FutureExt as _;
@@ -62,6 +63,8 @@ pub struct Client {
     pub(crate) api: Api,
     pub(crate) credentials: Credentials,
     pub(crate) crypto: Arc<CryptoCell>,
+    /// Target devices per recipient, kept until the server says they are stale (409).
+    targets: Arc<Mutex<HashMap<String, Vec<PeerDevice>>>>,
 }
 
 impl Client {
@@ -100,6 +103,7 @@ impl Client {
                 token: registered.token,
             },
             crypto: Arc::new(CryptoCell::new(Device::new())),
+            targets: Arc::default(),
         };
         client.upload_keys(true).await?;
         Ok(client)
@@ -210,8 +214,8 @@ impl Client {
         let client_msg_id = ClientMsgId::new(uuid::Uuid::now_v7().to_string())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let mut last = None;
-        for _ in 0..3 {
-            let targets = self.targets(recipient).await?;
+        for attempt in 0..3 {
+            let targets = self.targets(recipient, attempt > 0).await?;
             self.ensure_sessions(&targets).await?;
             let request = SendRequest {
                 client_msg_id: client_msg_id.clone(),
@@ -236,8 +240,16 @@ impl Client {
         Err(last.unwrap_or_else(|| ClientError::Protocol("device lists kept changing".into())))
     }
 
-    /// The recipient's devices and this user's other devices.
-    async fn targets(&self, recipient: &str) -> Result<Vec<PeerDevice>, ClientError> {
+    /// The recipient's devices and this user's other devices: from the cache, or from the
+    /// server when asked to `refresh` (after a 409) or not known yet.
+    async fn targets(
+        &self,
+        recipient: &str,
+        refresh: bool,
+    ) -> Result<Vec<PeerDevice>, ClientError> {
+        if !refresh && let Some(known) = self.lock_targets().get(recipient) {
+            return Ok(known.clone());
+        }
         let mut targets = Vec::new();
         for user in [recipient, self.credentials.user_id.as_str()] {
             let list: DeviceList = self.api.get(&format!("/v1/users/{user}/devices")).await?;
@@ -258,7 +270,15 @@ impl Client {
                 break;
             }
         }
+        self.lock_targets()
+            .insert(recipient.to_owned(), targets.clone());
         Ok(targets)
+    }
+
+    fn lock_targets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<PeerDevice>>> {
+        self.targets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Claims keys for, and starts sessions with, the target devices that have none yet.

@@ -229,11 +229,18 @@ impl Connection {
                 up_to: up_to.to_string(),
             }),
         };
-        self.send(&ClientFrame::Ack {
-            seq,
-            traceparent: None,
-        })
-        .await?;
+        if let Err(err) = self
+            .send(&ClientFrame::Ack {
+                seq,
+                traceparent: None,
+            })
+            .await
+        {
+            // The server resends what was not acked when we reconnect; a message is recognised
+            // by its id then, and acked without being handed out twice.
+            tracing::debug!(%err, "ack not sent; reconnecting");
+            self.socket = None;
+        }
         Ok(event)
     }
 

@@ -9,6 +9,7 @@ use pigeon_store::{DeviceId, DeviceToken, UserId};
 use crate::{ApiError, DmState};
 
 /// The device a request comes from.
+#[derive(Clone)]
 pub(crate) struct Device {
     pub(crate) user_id: UserId,
     pub(crate) device_id: DeviceId,

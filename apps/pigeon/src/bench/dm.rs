@@ -200,8 +200,10 @@ async fn run_pairs(server: &ServerProcess, args: &DmBenchArgs) -> anyhow::Result
             counters.delivered.load(Ordering::Relaxed) - base.1,
             counters.receipts.load(Ordering::Relaxed) - base.2,
         );
-        if let Some(result) = tasks.try_join_next() {
-            result?.context("a receiving client failed")?;
+        if let Some(result) = tasks.try_join_next()
+            && let Err(err) = result?
+        {
+            anyhow::bail!("a receiving client failed: {err:?}");
         }
     }
     while let Some(result) = send_tasks.join_next().await {

@@ -72,24 +72,49 @@ pub(crate) async fn acknowledge(
     caller: &Device,
     seq: u64,
 ) -> Result<bool, ApiError> {
-    let store = state.store();
-    let entry = store
+    let entry = state
+        .store()
         .fetch(caller.device_id.clone(), seq.saturating_sub(1), 1)
         .await?
         .into_iter()
         .find(|e| e.seq == seq);
-    if !store.ack(caller.device_id.clone(), seq).await? {
+    let message = match entry.map(|e| e.item) {
+        Some(MailboxItem::Message {
+            message_id,
+            sent_at_ms,
+            sender_user,
+            ..
+        }) => Some(AckedMessage {
+            message_id,
+            sender: sender_user,
+            sent_at_ms,
+        }),
+        _ => None,
+    };
+    acknowledge_known(state, caller, seq, message).await
+}
+
+/// The message an acked entry holds, when the caller already knows it (a live session does).
+pub(crate) struct AckedMessage {
+    pub(crate) message_id: MessageId,
+    pub(crate) sender: pigeon_store::UserId,
+    pub(crate) sent_at_ms: u64,
+}
+
+/// Acks `seq`; when it holds `message`, records its delivery and wakes the sender's devices.
+pub(crate) async fn acknowledge_known(
+    state: &DmState,
+    caller: &Device,
+    seq: u64,
+    message: Option<AckedMessage>,
+) -> Result<bool, ApiError> {
+    if !state.store().ack(caller.device_id.clone(), seq).await? {
         return Ok(false);
     }
-    if let Some(MailboxItem::Message {
-        message_id,
-        sent_at_ms,
-        sender_user,
-        ..
-    }) = entry.map(|e| e.item)
-        && record_delivery(state, caller, message_id, sent_at_ms).await?
+    if let Some(m) = message
+        && record_delivery(state, caller, m.message_id, m.sent_at_ms).await?
     {
-        crate::delivery::wake_user(state, &sender_user).await;
+        crate::delivery::wake_user(state, &m.sender).await;
     }
     Ok(true)
 }

@@ -19,21 +19,22 @@ use pigeon_proto::{
 use pigeon_store::{MailboxItem, MessageId, UserId};
 
 use super::registry::SessionInbox;
-use crate::api::{acknowledge, record_read};
+use crate::api::{AckedMessage, acknowledge_known, record_read};
 use crate::auth::Device;
 use crate::delivery::{method, push_fallback};
 use crate::{DmState, convert, spans};
 
 /// How often in-flight deliveries are checked against the ack timeout.
 const TICK: Duration = Duration::from_millis(100);
-/// Most frames a client may send per second before the session is closed.
-const MAX_FRAMES_PER_SECOND: u32 = 200;
+/// Most frames a client may send per second, acks of deliveries aside (those are bounded by
+/// what was delivered), before the session is closed.
+const MAX_FRAMES_PER_SECOND: u32 = 100;
 /// Mailbox entries read per store round trip.
 const PAGE: usize = 100;
 
 struct InFlight {
     sent: Instant,
-    message: Option<(MessageId, UserId)>,
+    message: Option<(MessageId, UserId, u64)>,
     span: Context,
     route: Option<Context>,
     timed_out: bool,
@@ -45,6 +46,12 @@ struct Session {
     cursor: u64,
     in_flight: BTreeMap<u64, InFlight>,
     hints: HashMap<u64, Context>,
+}
+
+/// Whether a frame counts against the rate limit.
+enum Counted {
+    Yes,
+    Free,
 }
 
 /// Why a session ends.
@@ -122,11 +129,17 @@ impl Session {
                         if window.elapsed() >= Duration::from_secs(1) {
                             (window, frames) = (Instant::now(), 0);
                         }
-                        frames += 1;
-                        if frames > MAX_FRAMES_PER_SECOND {
-                            return End::Close(WS_CLOSE_POLICY, "too many frames");
+                        match self.on_frame(socket, &text).await {
+                            Ok(Counted::Free) => Ok(()),
+                            Ok(Counted::Yes) => {
+                                frames += 1;
+                                if frames > MAX_FRAMES_PER_SECOND {
+                                    return End::Close(WS_CLOSE_POLICY, "too many frames");
+                                }
+                                Ok(())
+                            }
+                            Err(end) => Err(end),
                         }
-                        self.on_frame(socket, &text).await
                     }
                     Some(Ok(WsMessage::Binary(_))) => Err(End::Close(WS_CLOSE_BAD_FRAME, "frames are JSON text")),
                     Some(Ok(WsMessage::Close(_))) => return End::Closed,
@@ -201,12 +214,13 @@ impl Session {
             MailboxItem::Message {
                 message_id,
                 sender_user,
+                sent_at_ms,
                 ..
-            } => Some((message_id.clone(), sender_user.clone())),
+            } => Some((message_id.clone(), sender_user.clone(), *sent_at_ms)),
             _ => None,
         };
         let mut attrs = vec![KeyValue::new("mailbox.seq", seq as i64)];
-        if let Some((id, _)) = &message {
+        if let Some((id, _, _)) = &message {
             attrs.push(KeyValue::new("message.id", id.to_string()));
         }
         let span = {
@@ -244,26 +258,45 @@ impl Session {
         Ok(())
     }
 
-    async fn on_frame(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), End> {
+    /// Handles one client frame; says whether it counts against the frame rate limit.
+    async fn on_frame(&mut self, socket: &mut WebSocket, text: &str) -> Result<Counted, End> {
         let Ok(frame) = serde_json::from_str::<ClientFrame>(text) else {
             return Err(End::Close(WS_CLOSE_BAD_FRAME, "not a known frame"));
         };
         match frame {
-            ClientFrame::Ping { nonce } => self.send(socket, &ServerFrame::Pong { nonce }).await,
+            ClientFrame::Ping { nonce } => self
+                .send(socket, &ServerFrame::Pong { nonce })
+                .await
+                .map(|()| Counted::Yes),
             ClientFrame::Ack { seq, .. } => {
-                let result = acknowledge(&self.state, &self.device, seq).await;
-                if let Some(flight) = self.in_flight.remove(&seq) {
-                    finish(&self.state, flight, true);
-                }
-                match result {
-                    Ok(_) => Ok(()),
-                    Err(err) => self.refuse(socket, &err).await,
-                }
+                let Some(flight) = self.in_flight.remove(&seq) else {
+                    let err =
+                        crate::ApiError::Invalid(format!("seq {seq} is not awaiting an ack here"));
+                    return self.refuse(socket, &err).await.map(|()| Counted::Yes);
+                };
+                let message = flight
+                    .message
+                    .clone()
+                    .map(|(message_id, sender, sent_at_ms)| AckedMessage {
+                        message_id,
+                        sender,
+                        sent_at_ms,
+                    });
+                finish(&self.state, flight, true);
+                // The store work runs beside the session, so acks of a busy device are
+                // committed together instead of one after the other.
+                let (state, device) = (self.state.clone(), self.device.clone());
+                self.state.tasks().spawn(async move {
+                    if let Err(err) = acknowledge_known(&state, &device, seq, message).await {
+                        tracing::warn!(%err, seq, "an ack could not be recorded; the entry is sent again at the next connection");
+                    }
+                });
+                Ok(Counted::Free)
             }
             ClientFrame::Read { peer, up_to, .. } => {
                 match record_read(&self.state, &self.device, ReadRequest { peer, up_to }).await {
-                    Ok(_) => Ok(()),
-                    Err(err) => self.refuse(socket, &err).await,
+                    Ok(_) => Ok(Counted::Yes),
+                    Err(err) => self.refuse(socket, &err).await.map(|()| Counted::Yes),
                 }
             }
         }
@@ -300,7 +333,7 @@ impl Session {
                 vec![KeyValue::new("timeout_ms", timeout.as_millis() as i64)],
             );
             span.set_attribute(KeyValue::new("websocket.ack_received", false));
-            if let Some((message_id, sender)) = flight.message.clone() {
+            if let Some((message_id, sender, _)) = flight.message.clone() {
                 let (state, device, seq) =
                     (self.state.clone(), self.device.device_id.clone(), *seq);
                 let parent = flight.route.clone().or_else(|| Some(flight.span.clone()));
