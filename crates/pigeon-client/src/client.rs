@@ -64,7 +64,7 @@ pub struct Client {
     pub(crate) credentials: Credentials,
     pub(crate) crypto: Arc<CryptoCell>,
     /// Target devices per recipient, kept until the server says they are stale (409).
-    targets: Arc<Mutex<HashMap<String, Vec<PeerDevice>>>>,
+    pub(crate) targets: Arc<Mutex<HashMap<String, Vec<PeerDevice>>>>,
 }
 
 impl Client {

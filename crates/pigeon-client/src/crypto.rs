@@ -25,6 +25,10 @@ impl CryptoCell {
         }))
     }
 
+    pub(crate) fn with_state(crypto: Crypto) -> Self {
+        Self(Mutex::new(crypto))
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Crypto> {
         self.0
             .lock()

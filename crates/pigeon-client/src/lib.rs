@@ -9,6 +9,8 @@
 //! * `api`: the HTTP calls, typed with `pigeon-proto`, each carrying `traceparent`.
 //! * `crypto`: the device's Olm account, its sessions per peer device and the peers' identity
 //!   keys, behind one lock.
+//! * `profile`: [`Client::save`] / [`Client::load`] — a device kept across restarts, its Olm
+//!   state pickled encrypted.
 //! * [`ClientError`] (`error`): what can fail, with the server's error code when it answered.
 //!
 //! The client opens the seed's `messaging.send` and `messaging.encrypt` spans, so one trace
@@ -19,6 +21,7 @@ mod client;
 mod connection;
 mod crypto;
 mod error;
+mod profile;
 
 pub use client::{Client, Credentials, Sent};
 pub use connection::{Connection, Event};

@@ -158,3 +158,37 @@ async fn an_offline_recipient_gets_every_message_in_order_once() {
         (later.message_id, "later".into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_device_continues_its_conversations_after_loading() {
+    let (base, _dir) = server().await;
+    let files = tempfile::tempdir().unwrap();
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let bob_id = bob.credentials().user_id.clone();
+    let mut bob_live = bob.connect().await.unwrap();
+    alice.send_text(&bob_id, "before").await.unwrap();
+    assert_eq!(next_message(&mut bob_live).await.1, "before");
+    bob_live.close().await;
+
+    let profile = files.path().join("bob.json");
+    bob.save(&profile).unwrap();
+    let key = std::fs::metadata(files.path().join("bob.json.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    drop(bob);
+
+    let bob = Client::load(&profile).unwrap();
+    let mut bob_live = bob.connect().await.unwrap();
+    alice.send_text(&bob_id, "after").await.unwrap();
+    assert_eq!(
+        next_message(&mut bob_live).await.1,
+        "after",
+        "the Olm session survived the restart"
+    );
+    let reply = bob
+        .send_text(&alice.credentials().user_id, "still me")
+        .await
+        .unwrap();
+    assert!(!reply.message_id.is_empty());
+}
