@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{bench, serve, trace};
+use crate::{bench, chat, serve, trace};
 
 /// Pigeon: end-to-end encrypted direct messaging and a message bus where every message can be
 /// followed end to end.
@@ -19,6 +19,8 @@ enum Command {
     /// /readyz and /metrics, the in-process bus durable in ./pigeon-data. Telemetry follows
     /// the standard OTEL_* variables (none set: nothing leaves the process).
     Serve(serve::ServeArgs),
+    /// A terminal chat client: register, send, listen, or chat interactively.
+    Chat(chat::ChatArgs),
     /// Show the journey of a message (every trace that carries its id, joined) as a waterfall:
     /// which step it is in, how long each took, where it stopped.
     Trace(trace::TraceArgs),
@@ -31,6 +33,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Trace(args) => trace::run(args).await,
+        Command::Chat(args) => chat::run(args).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! * `cli`: the command line (clap), with `--help` that teaches.
 //! * `serve`: `pigeon serve`, the main job.
+//! * `chat`: `pigeon chat`, a terminal client on the SDK.
 //! * `trace`: `pigeon trace <id>`, a journey as a waterfall in the terminal.
 //! * `bench`: `pigeon bench …`, the benchmarks behind the README's figures.
 
 mod bench;
+mod chat;
 mod cli;
 mod serve;
 mod trace;
