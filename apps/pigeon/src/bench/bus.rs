@@ -70,7 +70,8 @@ pub(crate) struct BusBenchArgs {
     /// Whether the bus traces every message.
     #[arg(long, value_enum, default_value = "off")]
     tracing: TracingMode,
-    /// Publishing tasks [default: 4 in memory, 64 over NATS, where each awaits its PubAck]
+    /// Publishing tasks [default: 1 in memory (one producer, one consumer: the two cores of the
+    /// reference machine), 64 over NATS, where each awaits its PubAck]
     #[arg(long)]
     publishers: Option<usize>,
     /// Most messages published and not yet handled.
@@ -84,7 +85,7 @@ pub(crate) struct BusBenchArgs {
 impl BusBenchArgs {
     fn publishers(&self) -> usize {
         let default = match self.backend {
-            BackendKind::Memory => 4,
+            BackendKind::Memory => 1,
             BackendKind::Nats => 64,
         };
         self.publishers.unwrap_or(default).max(1)
