@@ -32,8 +32,62 @@ pub(crate) const DEAD_LETTER_REASON: &str = "pigeon.dead_letter.reason";
 /// Attribute: the message key, when it has one.
 pub(crate) const MESSAGE_KEY: &str = "pigeon.message.key";
 
+/// Span names per topic ("send t", "process t"), made once: a span name is a
+/// `Cow<'static, str>`, so a name kept for the life of the process costs no allocation per span.
+/// Bounded: past `MAX_NAMED_TOPICS` topics, names are formatted per span instead.
+struct SpanNames {
+    names: std::sync::RwLock<std::collections::HashMap<Arc<str>, [&'static str; 3]>>,
+}
+
+thread_local! {
+    /// The span names this thread used last, with their topic.
+    static LAST_NAMES: std::cell::RefCell<Option<(Arc<str>, [&'static str; 3])>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Most topics whose span names are kept (a few dozen bytes each).
+const MAX_NAMED_TOPICS: usize = 10_000;
+
+impl SpanNames {
+    fn new() -> Self {
+        Self {
+            names: std::sync::RwLock::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `[send, process, dead_letter]` names of `topic`.
+    fn get(&self, topic: &Arc<str>, which: usize) -> std::borrow::Cow<'static, str> {
+        const OPS: [&str; 3] = ["send", "process", "dead_letter"];
+        // Most calls on a thread are for the topic it used last: compare pointers, skip hashing.
+        let last = LAST_NAMES.with_borrow(|last| {
+            last.as_ref()
+                .filter(|(t, _)| Arc::ptr_eq(t, topic))
+                .map(|(_, names)| names[which])
+        });
+        if let Some(name) = last {
+            return std::borrow::Cow::Borrowed(name);
+        }
+        if let Ok(names) = self.names.read()
+            && let Some(names) = names.get(topic)
+        {
+            let names = *names;
+            LAST_NAMES.set(Some((topic.clone(), names)));
+            return std::borrow::Cow::Borrowed(names[which]);
+        }
+        if let Ok(mut names) = self.names.write()
+            && names.len() < MAX_NAMED_TOPICS
+        {
+            let made = OPS.map(|op| &*Box::leak(format!("{op} {topic}").into_boxed_str()));
+            let entry = names.entry(topic.clone()).or_insert(made);
+            return std::borrow::Cow::Borrowed(entry[which]);
+        }
+        std::borrow::Cow::Owned(format!("{} {topic}", OPS[which]))
+    }
+}
+
 /// Where the bus's spans and metrics go.
 pub(crate) struct Instruments {
+    names: SpanNames,
     tracer: Option<BoxedTracer>,
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     system: &'static str,
@@ -53,6 +107,7 @@ impl Instruments {
         system: &'static str,
     ) -> Self {
         Self {
+            names: SpanNames::new(),
             tracer,
             propagator,
             system,
@@ -129,7 +184,7 @@ impl Instruments {
         // after the start would search for duplicates one by one. The publish time is the
         // span's start, saving a clock read.
         let span = tracer
-            .span_builder(format!("send {}", envelope.topic))
+            .span_builder(self.names.get(&envelope.topic, 0))
             .with_kind(SpanKind::Producer)
             .with_start_time(envelope.published_at)
             .with_attributes(self.common(envelope, "send", "send"))
@@ -209,7 +264,7 @@ impl Instruments {
         attrs.push(KeyValue::new(DELIVERY_ATTEMPT, i64::from(attempt)));
         attrs.push(KeyValue::new(QUEUE_TIME_MS, queue_time.as_secs_f64() * 1e3));
         let span = tracer
-            .span_builder(format!("process {}", envelope.topic))
+            .span_builder(self.names.get(&envelope.topic, 1))
             .with_kind(SpanKind::Consumer)
             .with_start_time(start)
             .with_attributes(attrs)
@@ -230,7 +285,7 @@ impl Instruments {
             return parent.clone();
         };
         let mut span = tracer
-            .span_builder(format!("dead_letter {}", envelope.topic))
+            .span_builder(self.names.get(&envelope.topic, 2))
             .with_kind(SpanKind::Internal)
             .start_with_context(tracer, parent);
         if span.is_recording() {
