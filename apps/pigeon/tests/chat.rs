@@ -3,9 +3,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Server(Child, String);
+struct Server(Child, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -14,26 +14,52 @@ impl Drop for Server {
     }
 }
 
+/// Starts `pigeon serve` logging at debug level; every log line is kept for inspection.
 fn serve(dir: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pigeon"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let mut server = Server(child, String::new());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        if let Some(rest) = line.split("listen=").nth(1) {
-            server.1 = format!("http://{}", rest.split_whitespace().next().unwrap());
-            return server;
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut server = Server(child, String::new(), logs.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listen=").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            logs.lock().unwrap().push(line);
         }
-        assert!(Instant::now() < deadline);
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("pigeon serve said where it listens");
+    server.1 = format!("http://{addr}");
+    server
+}
+
+/// Every file below `dir`, recursively.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
     }
-    panic!("pigeon serve never said where it listens");
+    out
 }
 
 fn chat(profile: &std::path::Path, args: &[&str]) -> Output {
@@ -98,4 +124,31 @@ fn register_send_and_listen_across_processes() {
     let unknown = chat(&alice, &["send", "--to", "nobody", "x"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user named nobody"));
+
+    // The plaintext is nowhere on the server: not in its database, bus log or stored spans
+    // (every span goes to the journey store in the data dir), not in its debug logs.
+    std::thread::sleep(Duration::from_millis(500));
+    let server_files = files(&dir.path().join("server"));
+    assert!(
+        server_files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("journey")),
+        "spans are stored: {server_files:?}"
+    );
+    for secret in ["hello from alice", "hi back"] {
+        for file in &server_files {
+            let bytes = std::fs::read(file).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret:?} in {}",
+                file.display()
+            );
+        }
+        let logs = server.2.lock().unwrap();
+        assert!(logs.len() > 5, "debug logs were captured");
+        assert!(
+            !logs.iter().any(|l| l.contains(secret)),
+            "{secret:?} in the logs"
+        );
+    }
 }
