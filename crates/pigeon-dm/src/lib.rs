@@ -32,7 +32,7 @@ mod ratelimit;
 mod spans;
 mod state;
 
-pub use api::router;
+pub use api::{ROUTES, router};
 pub use config::DmConfig;
 pub use delivery::DeliveryRouter;
 pub use error::ApiError;

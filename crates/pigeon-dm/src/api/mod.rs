@@ -28,6 +28,24 @@ use axum::routing::{delete, get, post, put};
 
 use crate::{ApiError, DmState};
 
+/// Every route of the API, as documented in `docs/openapi.yaml`.
+pub const ROUTES: &[&str] = &[
+    "/v1/accounts",
+    "/v1/devices",
+    "/v1/devices/{device_id}",
+    "/v1/users",
+    "/v1/users/{user_id}/devices",
+    "/v1/keys",
+    "/v1/keys/claim",
+    "/v1/messages",
+    "/v1/mailbox",
+    "/v1/mailbox/ack",
+    "/v1/receipts/read",
+    "/v1/push",
+    "/v1/push/vapid",
+    "/v1/ws",
+];
+
 /// The API's router, with its state.
 pub fn router(state: DmState) -> Router {
     let body_limit = state.config().limits.max_body_bytes;
