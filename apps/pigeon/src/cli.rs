@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{bench, chat, serve, trace};
+use crate::{bench, chat, demo, serve, trace};
 
 /// Pigeon: end-to-end encrypted direct messaging and a message bus where every message can be
 /// followed end to end.
@@ -21,6 +21,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A terminal chat client: register, send, listen, or chat interactively.
     Chat(chat::ChatArgs),
+    /// Run traffic through a system in this process, then show where to look.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
     /// Show the journey of a message (every trace that carries its id, joined) as a waterfall:
     /// which step it is in, how long each took, where it stopped.
     Trace(trace::TraceArgs),
@@ -34,6 +37,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Trace(args) => trace::run(args).await,
         Command::Chat(args) => chat::run(args).await,
+        Command::Demo(command) => demo::run(command).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! * `cli`: the command line (clap), with `--help` that teaches.
 //! * `serve`: `pigeon serve`, the main job.
+//! * `demo`: `pigeon demo orders`, the order pipeline traced, then where the time went.
 //! * `chat`: `pigeon chat`, a terminal client on the SDK.
 //! * `trace`: `pigeon trace <id>`, a journey as a waterfall in the terminal.
 //! * `bench`: `pigeon bench …`, the benchmarks behind the README's figures.
@@ -9,6 +10,7 @@
 mod bench;
 mod chat;
 mod cli;
+mod demo;
 mod serve;
 mod trace;
 

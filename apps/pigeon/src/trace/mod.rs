@@ -7,6 +7,8 @@
 
 mod render;
 
+pub(crate) use render::waterfall;
+
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
