@@ -291,3 +291,30 @@ async fn bad_frames_and_missing_tokens_are_refused_with_close_codes() {
         assert_eq!(closed, code);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_connection_of_a_device_replaces_the_old_one() {
+    let server = start(DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 2).await;
+    let mut first = connect(&server, &bob).await;
+    let mut second = connect(&server, &bob).await;
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), first.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Ws::Close(Some(close)))) => break u16::from(close.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed, 1008);
+    // The new session gets what arrives.
+    let id = send(&server, &alice, &bob, "to the new one", "m").await;
+    assert_eq!(
+        next_frame(&mut second).await["entry"]["message_id"],
+        id.as_str()
+    );
+}

@@ -24,8 +24,6 @@ use crate::auth::Device;
 use crate::delivery::{method, push_fallback};
 use crate::{DmState, convert, spans};
 
-/// How often in-flight deliveries are checked against the ack timeout.
-const TICK: Duration = Duration::from_millis(100);
 /// Most frames a client may send per second, acks of deliveries aside (those are bounded by
 /// what was delivered), before the session is closed.
 const MAX_FRAMES_PER_SECOND: u32 = 100;
@@ -66,6 +64,10 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         mut hints,
         wake,
     } = state.sessions().register(&device.device_id);
+    // Keep only the id: holding the handle would keep our own hint channel open, and its
+    // closing is how a replaced session learns that it was replaced.
+    let id = handle.id;
+    drop(handle);
     let device_id = device.device_id.clone();
     let mut session = Session {
         state: state.clone(),
@@ -74,10 +76,8 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         in_flight: BTreeMap::new(),
         hints: HashMap::new(),
     };
-    let end = session
-        .serve(&mut socket, &mut hints, &wake, handle.id)
-        .await;
-    state.sessions().unregister(&device_id, handle.id);
+    let end = session.serve(&mut socket, &mut hints, &wake, id).await;
+    state.sessions().unregister(&device_id, id);
     if let End::Close(code, reason) = end {
         let _ = socket
             .send(WsMessage::Close(Some(CloseFrame {
@@ -118,7 +118,6 @@ impl Session {
         if let Err(end) = self.deliver_new(socket).await {
             return end;
         }
-        let mut ticker = tokio::time::interval(TICK);
         let (mut window, mut frames) = (Instant::now(), 0u32);
         loop {
             let result = tokio::select! {
@@ -145,7 +144,11 @@ impl Session {
                     Some(Ok(WsMessage::Close(_))) => return End::Closed,
                     Some(Ok(_)) => Ok(()),
                 },
-                Some(hint) = hints.recv() => {
+                hint = hints.recv() => {
+                    // The registry dropped our sender: a newer session replaced this one.
+                    let Some(hint) = hint else {
+                        return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
+                    };
                     self.hints.insert(hint.seq, hint.route);
                     self.deliver_new(socket).await
                 }
@@ -155,10 +158,8 @@ impl Session {
                     }
                     self.deliver_new(socket).await
                 }
-                _ = ticker.tick() => {
-                    if !self.state.sessions().is_current(&self.device.device_id, id) {
-                        return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
-                    }
+                // Only while something waits for its ack: an idle session sets no timer.
+                () = sleep_until_due(self.next_timeout()) => {
                     self.check_timeouts();
                     Ok(())
                 }
@@ -319,6 +320,16 @@ impl Session {
         .await
     }
 
+    /// When the oldest delivery still waiting for its ack times out.
+    fn next_timeout(&self) -> Option<Instant> {
+        let timeout = self.state.config().ack_timeout;
+        self.in_flight
+            .values()
+            .filter(|f| !f.timed_out)
+            .map(|f| f.sent + timeout)
+            .min()
+    }
+
     /// Messages not acked in time: the timeout event, then push (once).
     fn check_timeouts(&mut self) {
         let timeout = self.state.config().ack_timeout;
@@ -349,6 +360,14 @@ impl Session {
         for (_, flight) in std::mem::take(&mut self.in_flight) {
             finish(&self.state, flight, false);
         }
+    }
+}
+
+/// Sleeps until `due`, or forever when nothing is due.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
     }
 }
 
