@@ -23,7 +23,7 @@ use crate::auth::authenticate;
 use crate::{ApiError, DmState};
 
 /// Read and write buffers per connection: small, so an idle connection costs little.
-const BUFFER: usize = 8 * 1024;
+const BUFFER: usize = 2 * 1024;
 
 #[derive(Deserialize)]
 pub(crate) struct WsQuery {
