@@ -35,11 +35,17 @@ pub(crate) async fn authenticate(state: &DmState, token: &str) -> Result<Device,
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::Unauthorized);
     }
+    if let Some((user_id, device_id)) = state.auth_cache().get(token) {
+        return Ok(Device { user_id, device_id });
+    }
     let found = state
         .store()
         .authenticate(DeviceToken::from_string(token))
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    state
+        .auth_cache()
+        .put(token, found.user_id.clone(), found.device_id.clone());
     Ok(Device {
         user_id: found.user_id,
         device_id: found.device_id,

@@ -9,6 +9,7 @@
 //! * `api`: one module per resource — accounts and devices, keys, messages, mailbox, receipts,
 //!   push registration.
 //! * `auth`: the `Authorization: Bearer` extractor; a device acts only as itself.
+//!   `auth_cache` remembers recent tokens briefly, by hash.
 //! * `json`: the JSON body extractor whose rejections are precise JSON errors.
 //! * `error`: [`ApiError`], the one place where failures become HTTP statuses and
 //!   `pigeon_proto::ErrorBody` codes.
@@ -22,6 +23,7 @@
 
 mod api;
 mod auth;
+mod auth_cache;
 mod config;
 mod convert;
 mod delivery;

@@ -8,6 +8,7 @@ use pigeon_store::Store;
 use tokio_util::task::TaskTracker;
 
 use crate::DmConfig;
+use crate::auth_cache::AuthCache;
 use crate::gateway::Sessions;
 use crate::ratelimit::RateLimiter;
 use crate::spans::Metrics;
@@ -26,6 +27,7 @@ struct Inner {
     pusher: Option<Pusher>,
     sessions: Sessions,
     tasks: TaskTracker,
+    auth_cache: AuthCache,
     metrics: Metrics,
 }
 
@@ -43,6 +45,7 @@ impl DmState {
                 pusher,
                 sessions: Sessions::default(),
                 tasks: TaskTracker::new(),
+                auth_cache: AuthCache::default(),
                 metrics: Metrics::new(),
             }),
         }
@@ -69,6 +72,10 @@ impl DmState {
 
     pub(crate) fn pusher(&self) -> Option<&Pusher> {
         self.inner.pusher.as_ref()
+    }
+
+    pub(crate) fn auth_cache(&self) -> &AuthCache {
+        &self.inner.auth_cache
     }
 
     pub(crate) fn tasks(&self) -> &TaskTracker {

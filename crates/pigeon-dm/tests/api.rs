@@ -392,3 +392,34 @@ async fn sends_are_rate_limited_per_device_with_retry_after() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_device_is_refused_at_once() {
+    let server = start(DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let laptop = add_device(&server, &alice).await;
+    let (status, _) = server
+        .call("GET", "/v1/mailbox", Some(&laptop.token), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the token works (and is now remembered)"
+    );
+    let (status, _) = server
+        .call(
+            "DELETE",
+            &format!("/v1/devices/{}", laptop.device_id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = server
+        .call("GET", "/v1/mailbox", Some(&laptop.token), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+}

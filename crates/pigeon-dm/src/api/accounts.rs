@@ -66,9 +66,11 @@ pub(super) async fn remove_device(
     caller: Device,
     Path(device_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let device_id = DeviceId::from_string(device_id);
+    state.auth_cache().forget_device(&device_id);
     state
         .store()
-        .remove_device(caller.user_id, DeviceId::from_string(device_id))
+        .remove_device(caller.user_id, device_id.clone())
         .await
         .map_err(|e| match e {
             pigeon_store::StoreError::NotFound(_) => {
@@ -76,6 +78,9 @@ pub(super) async fn remove_device(
             }
             other => other.into(),
         })?;
+    // Again after the removal: a request between the first forget and the removal may have
+    // cached the token anew.
+    state.auth_cache().forget_device(&device_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
