@@ -126,6 +126,44 @@ fn the_dm_api_is_served_and_keeps_its_data_across_a_restart() {
 }
 
 #[test]
+fn spans_posted_over_otlp_show_in_the_journey_api_and_pigeon_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let body = format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"marker"}}}}]}},"scopeSpans":[{{"spans":[{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"publish-message","kind":4,"startTimeUnixNano":"{now}","endTimeUnixNano":"{}","attributes":[{{"key":"CorrelationId","value":{{"stringValue":"mark-9"}}}}]}}]}}]}}]}}"#,
+        now + 1_000_000
+    );
+    let (status, answer) = post(&server.addr, "/v1/traces", &body);
+    assert_eq!(status, 200, "{answer}");
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, journey) = get(&server.addr, "/api/v1/journeys/mark-9");
+    assert_eq!(status, 200, "{journey}");
+    assert!(
+        journey.contains("publish-message") && journey.contains("marker"),
+        "{journey}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_pigeon"))
+        .args([
+            "trace",
+            "mark-9",
+            "--server",
+            &format!("http://{}", server.addr),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("publish-message"));
+}
+
+#[test]
 fn serves_health_readiness_and_metrics_then_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path());
