@@ -17,13 +17,21 @@ pub(crate) struct AppState {
 
 /// `/healthz` (the process answers), `/readyz` (its dependencies answer too), and the journey
 /// API: `GET /api/v1/journeys/{id}` (every trace carrying a message, order, correlation or
-/// trace id, joined into one timeline) and `GET /api/v1/traces/{trace_id}`.
+/// trace id, joined into one timeline), `GET /api/v1/traces/{trace_id}`,
+/// `GET /api/v1/search?service=&span=&min_ms=&max_ms=&errors=&limit=` (recent traces),
+/// `GET /api/v1/latency` (percentiles per service and operation), `GET /api/v1/graph` (the
+/// service graph, queue time per bus hop) and `GET /api/v1/stuck?limit=` (journeys that started
+/// and never reached their terminal step).
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/api/v1/journeys/{id}", get(journey))
         .route("/api/v1/traces/{trace_id}", get(trace))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/latency", get(latency))
+        .route("/api/v1/graph", get(graph))
+        .route("/api/v1/stuck", get(stuck))
         .with_state(state)
 }
 
@@ -65,6 +73,82 @@ async fn trace(
         return Err(not_found(format!("no spans of trace {trace_id}")));
     }
     Ok(Json(spans))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    service: Option<String>,
+    span: Option<String>,
+    min_ms: Option<f64>,
+    max_ms: Option<f64>,
+    #[serde(default)]
+    errors: bool,
+    limit: Option<usize>,
+}
+
+type Params<T> = Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>;
+
+fn params<T>(query: Params<T>) -> Result<T, ApiError> {
+    query.map(|q| q.0).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(ErrorBody::new(
+                ErrorCode::Invalid,
+                format!("query: {}", e.body_text()),
+            )),
+        )
+    })
+}
+
+async fn search(
+    State(state): State<AppState>,
+    query: Params<SearchParams>,
+) -> Result<Json<Vec<pigeon_journey::TraceSummary>>, ApiError> {
+    let p = params(query)?;
+    let nanos = |ms: Option<f64>| ms.map(|ms| (ms.max(0.0) * 1e6) as u64);
+    let q = pigeon_journey::TraceQuery {
+        service: p.service,
+        span_name: p.span,
+        min_duration_ns: nanos(p.min_ms),
+        max_duration_ns: nanos(p.max_ms),
+        errors_only: p.errors,
+        limit: p.limit.unwrap_or(20).clamp(1, 1000),
+        ..pigeon_journey::TraceQuery::default()
+    };
+    Ok(Json(state.journeys.search(&q)))
+}
+
+async fn latency(State(state): State<AppState>) -> Json<Vec<pigeon_journey::LatencyStats>> {
+    Json(state.journeys.latency(pigeon_journey::TimeRange::default()))
+}
+
+async fn graph(State(state): State<AppState>) -> Json<pigeon_journey::ServiceGraph> {
+    Json(
+        state
+            .journeys
+            .service_graph(pigeon_journey::TimeRange::default()),
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StuckParams {
+    limit: Option<usize>,
+}
+
+async fn stuck(
+    State(state): State<AppState>,
+    query: Params<StuckParams>,
+) -> Result<Json<Vec<pigeon_journey::StuckJourney>>, ApiError> {
+    let p = params(query)?;
+    let rules = pigeon_journey::FlowRule::defaults();
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.journeys.stuck(
+        &rules,
+        pigeon_journey::now_unix_nano(),
+        limit,
+    )))
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
@@ -147,5 +231,27 @@ mod tests {
 
         let (status, body) = get(addr, "/api/v1/traces/not-hex").await;
         assert_eq!((status, body["code"].as_str()), (400, Some("invalid")));
+
+        let (status, body) = get(addr, "/api/v1/search?service=pigeon&limit=5").await;
+        assert_eq!(status, 200);
+        assert_eq!(body.as_array().unwrap().len(), 1, "one trace: {body}");
+        let (status, body) = get(addr, "/api/v1/search?limit=many").await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("invalid")));
+        let (status, body) = get(addr, "/api/v1/latency").await;
+        assert_eq!(status, 200);
+        let names: Vec<_> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["span_name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"messaging.send") && names.contains(&"messaging.persist"),
+            "{body}"
+        );
+        assert_eq!(get(addr, "/api/v1/graph").await.0, 200);
+        let (status, body) = get(addr, "/api/v1/stuck?limit=10").await;
+        assert_eq!(status, 200);
+        assert!(body.is_array(), "{body}");
     }
 }
