@@ -1,51 +1,13 @@
 //! `pigeon chat` as two people use it: two profiles, a real `pigeon serve`, real processes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-struct Server(Child, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `pigeon serve` logging at debug level; every log line is kept for inspection.
-fn serve(dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pigeon"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut server = Server(child, String::new(), logs.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listen=").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-            logs.lock().unwrap().push(line);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("pigeon serve said where it listens");
-    server.1 = format!("http://{addr}");
-    server
+fn serve(dir: &std::path::Path) -> support::Serve {
+    support::Serve::start(dir, "127.0.0.1:0", &[("RUST_LOG", "debug")])
 }
 
 /// Every file below `dir`, recursively.
@@ -88,15 +50,21 @@ fn register_send_and_listen_across_processes() {
     let (alice, bob) = (dir.path().join("alice.json"), dir.path().join("bob.json"));
     ok(&chat(
         &alice,
-        &["register", "--server", &server.1, "--username", "alice"],
+        &["register", "--server", &server.url(), "--username", "alice"],
     ));
     ok(&chat(
         &bob,
-        &["register", "--server", &server.1, "--username", "bob"],
+        &["register", "--server", &server.url(), "--username", "bob"],
     ));
     let again = chat(
         &alice,
-        &["register", "--server", &server.1, "--username", "alice2"],
+        &[
+            "register",
+            "--server",
+            &server.url(),
+            "--username",
+            "alice2",
+        ],
     );
     assert!(
         !again.status.success(),
@@ -144,7 +112,7 @@ fn register_send_and_listen_across_processes() {
                 file.display()
             );
         }
-        let logs = server.2.lock().unwrap();
+        let logs = server.logs.lock().unwrap();
         assert!(logs.len() > 5, "debug logs were captured");
         assert!(
             !logs.iter().any(|l| l.contains(secret)),

@@ -3,51 +3,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pigeon_client::{Client, Event};
 
-struct Server(Child);
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path, listen: &str) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pigeon"))
-        .args(["serve", "--listen", listen, "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .env("PIGEON_SENDS_PER_SECOND", "100000")
-        .env("PIGEON_SEND_BURST", "100000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listen=").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("pigeon serve listens");
-    (Server(child), addr)
+fn serve(dir: &std::path::Path, listen: &str) -> (support::Serve, String) {
+    let serve = support::Serve::start(
+        dir,
+        listen,
+        &[
+            ("PIGEON_SENDS_PER_SECOND", "100000"),
+            ("PIGEON_SEND_BURST", "100000"),
+        ],
+    );
+    let addr = serve.addr.clone();
+    (serve, addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,62 +1,17 @@
 //! `pigeon serve` as a newcomer runs it: a real process, real HTTP on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-struct Server {
-    child: Child,
-    addr: String,
-}
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Serve;
 
-/// Starts `pigeon serve` on a free port and waits for its "serving" log line.
-fn start(data_dir: &std::path::Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_pigeon"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Owned by the guard from here on, so it is killed and reaped whatever happens.
-    let mut server = Server {
-        child,
-        addr: String::new(),
-    };
-    let child = &mut server.child;
-    let (tx, rx) = std::sync::mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("pigeon serve printed no 'pigeon serving' line in time");
-        if let Some(rest) = line.split("listen=").nth(1) {
-            server.addr = rest.split_whitespace().next().unwrap().to_owned();
-            return server;
-        }
-    }
+fn start(data_dir: &std::path::Path) -> Serve {
+    Serve::start(data_dir, "127.0.0.1:0", &[])
 }
 
 fn get(addr: &str, path: &str) -> (u16, String) {
@@ -178,7 +133,7 @@ fn serves_health_readiness_and_metrics_then_stops_cleanly_on_sigterm() {
         "durable bus log in the data dir"
     );
 
-    let pid = server.child.id().to_string();
+    let pid = server.pid().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -186,17 +141,9 @@ fn serves_health_readiness_and_metrics_then_stops_cleanly_on_sigterm() {
             .unwrap()
             .success()
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pigeon serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("pigeon serve stops on SIGTERM");
     assert!(status.success(), "clean exit, got {status}");
 }
 
