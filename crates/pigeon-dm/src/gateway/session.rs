@@ -149,7 +149,11 @@ impl Session {
                     let Some(hint) = hint else {
                         return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
                     };
-                    self.hints.insert(hint.seq, hint.route);
+                    // A hint for an entry already sent (read at connect before its hint came) is
+                    // dropped: only entries still to come keep their trace context.
+                    if hint.seq > self.cursor {
+                        self.hints.insert(hint.seq, hint.route);
+                    }
                     self.deliver_new(socket).await
                 }
                 () = wake.notified() => {
