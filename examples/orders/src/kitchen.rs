@@ -37,9 +37,7 @@ pub async fn run_kitchen_service(
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
     let subscription = subscribe(wiring, config).await?;
-    shutdown.cancelled().await;
-    subscription.shutdown().await;
-    tracing::info!(service = SERVICE.name(), "kitchen-service stopped");
+    crate::service::run_until(subscription, shutdown, SERVICE).await;
     Ok(())
 }
 

@@ -132,3 +132,14 @@ impl From<Bus> for Wiring {
         Self::shared(bus)
     }
 }
+
+/// Keeps a consumer running until `shutdown`, then lets its orders in progress finish.
+pub(crate) async fn run_until(
+    subscription: pigeon_bus::Subscription,
+    shutdown: tokio_util::sync::CancellationToken,
+    service: Service,
+) {
+    shutdown.cancelled().await;
+    subscription.shutdown().await;
+    tracing::info!(service = service.name(), "{} stopped", service.name());
+}

@@ -46,9 +46,7 @@ pub async fn run_order_validation(
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
     let subscription = subscribe(wiring, config).await?;
-    shutdown.cancelled().await;
-    subscription.shutdown().await;
-    tracing::info!(service = SERVICE.name(), "order-validation stopped");
+    crate::service::run_until(subscription, shutdown, SERVICE).await;
     Ok(())
 }
 
