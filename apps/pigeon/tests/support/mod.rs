@@ -87,3 +87,31 @@ impl Drop for Serve {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `node tests-web/<script> <args>` (a playwright-core script driving headless Chromium)
+/// and returns what it printed on stdout, or `None` to skip outside CI when Chromium or the npm
+/// packages are missing (`scripts/test` installs both; with `CI=true` their absence fails).
+pub fn browser_script(script: &str, args: &[&str]) -> Option<String> {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests-web");
+    let ready = std::path::Path::new("/usr/bin/chromium").exists()
+        && web.join("node_modules/playwright-core").exists();
+    if !ready {
+        let msg = "browser test needs /usr/bin/chromium and tests-web/node_modules \
+                   (run ./scripts/test, or apt-get install chromium && npm ci --prefix tests-web)";
+        assert!(std::env::var("CI").is_err(), "{msg}");
+        eprintln!("skipping: {msg}");
+        return None;
+    }
+    let output = Command::new("node")
+        .arg(web.join(script))
+        .args(args)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(stdout)
+}
