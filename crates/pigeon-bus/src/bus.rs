@@ -11,8 +11,8 @@ use opentelemetry::trace::Tracer;
 use crate::instrument::{self, Instruments};
 use crate::subscription::{self, SubscribeOptions, Subscription};
 use crate::{
-    Backend, Envelope, Handler, MessageId, OutgoingMessage, PublishError, SubscribeError,
-    validate_topic,
+    Backend, ContextCarrier, Envelope, Handler, MessageId, OutgoingMessage, PublishError,
+    SubscribeError, validate_topic,
 };
 
 /// A cheap, cloneable handle to one backend, with tracing and metrics built in.
@@ -41,6 +41,7 @@ pub struct BusBuilder {
     tracing: bool,
     meter: Option<Meter>,
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    carrier: ContextCarrier,
 }
 
 impl BusBuilder {
@@ -77,13 +78,26 @@ impl BusBuilder {
         self
     }
 
+    /// Where published messages carry their trace context. Default: headers. Subscribers read
+    /// either, whatever this says.
+    pub fn carrier(mut self, carrier: ContextCarrier) -> Self {
+        self.carrier = carrier;
+        self
+    }
+
     /// Builds the bus.
     pub fn build(self) -> Bus {
         let tracer = self
             .tracing
             .then(|| self.tracer.unwrap_or_else(instrument::default_tracer));
         let meter = self.meter.unwrap_or_else(instrument::default_meter);
-        let instruments = Instruments::new(tracer, self.propagator, &meter, self.backend.system());
+        let instruments = Instruments::new(
+            tracer,
+            self.propagator,
+            self.carrier,
+            &meter,
+            self.backend.system(),
+        );
         Bus {
             inner: Arc::new(BusInner {
                 backend: self.backend,
@@ -128,6 +142,7 @@ impl Bus {
             tracing: true,
             meter: None,
             propagator: None,
+            carrier: ContextCarrier::Headers,
         }
     }
 

@@ -4,8 +4,25 @@
 //! (its broker had no headers). [`CorrelationId`] is an OpenTelemetry carrier over such a field: it
 //! holds the W3C `traceparent` (and `tracestate` when present) as one string,
 //! `"<traceparent>;<tracestate>"`, so a payload gains a single field rather than several.
+//!
+//! A bus built with [`ContextCarrier::CorrelationId`] uses it for every message it publishes
+//! (JSON object payloads; others keep headers), and every subscriber reads it when a message has
+//! no `traceparent` header, so a consumer need not know how its producer was configured.
 
+use bytes::Bytes;
 use opentelemetry::propagation::{Extractor, Injector};
+
+/// Where a bus puts the trace context of the messages it publishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContextCarrier {
+    /// In the message headers (`traceparent`, `tracestate`, `baggage`): the default.
+    #[default]
+    Headers,
+    /// In a `CorrelationId` field of the JSON payload, for transports and peers that drop
+    /// headers (seed 002's broker). Payloads that are not JSON objects fall back to headers;
+    /// baggage does not travel this way.
+    CorrelationId,
+}
 
 /// The name of the payload field that carries trace context.
 pub const CORRELATION_ID_FIELD: &str = "CorrelationId";
@@ -58,6 +75,28 @@ impl CorrelationId {
             obj.insert(CORRELATION_ID_FIELD.to_owned(), field.into());
         }
     }
+}
+
+/// The payload with `carrier` written into its `CorrelationId` field, or `None` when the payload
+/// is not a JSON object.
+pub(crate) fn write_into_payload(payload: &[u8], carrier: &CorrelationId) -> Option<Bytes> {
+    let mut value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    carrier.write_json(&mut value);
+    serde_json::to_vec(&value).ok().map(Bytes::from)
+}
+
+/// The `CorrelationId` field of a JSON object payload, if it has one. Payloads that do not
+/// mention the field are not parsed.
+pub(crate) fn read_from_payload(payload: &[u8]) -> Option<CorrelationId> {
+    let name = CORRELATION_ID_FIELD.as_bytes();
+    if !payload.windows(name.len()).any(|w| w == name) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    CorrelationId::from_json(&value)
 }
 
 impl Injector for CorrelationId {
@@ -119,6 +158,18 @@ mod tests {
         assert_eq!(v[CORRELATION_ID_FIELD], PARENT);
         assert_eq!(CorrelationId::from_json(&v), Some(c));
         assert_eq!(CorrelationId::from_json(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn payload_field_is_written_only_into_json_objects() {
+        let mut c = CorrelationId::new();
+        Injector::set(&mut c, "traceparent", PARENT.into());
+        let written = write_into_payload(br#"{"text":"hi"}"#, &c).unwrap();
+        assert_eq!(read_from_payload(&written), Some(c.clone()));
+        assert_eq!(write_into_payload(b"[1,2]", &c), None);
+        assert_eq!(write_into_payload(b"not json", &c), None);
+        assert_eq!(read_from_payload(br#"{"text":"no field"}"#), None);
+        assert_eq!(read_from_payload(b"CorrelationId but not json"), None);
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub struct Envelope {
     pub key: Option<Arc<str>>,
     /// Headers, trace context among them.
     pub headers: Headers,
-    /// The body; the bus never looks inside.
+    /// The body; the bus looks inside only to carry trace context in a `CorrelationId` field,
+    /// when configured to ([`ContextCarrier`](crate::ContextCarrier)).
     pub payload: Bytes,
     /// When the publisher handed it to the bus.
     pub published_at: SystemTime,

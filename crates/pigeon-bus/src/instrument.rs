@@ -21,7 +21,8 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use opentelemetry_semantic_conventions::metric as semconv_metric;
 
-use crate::{Envelope, Headers};
+use crate::correlation::{self, CorrelationId};
+use crate::{ContextCarrier, Envelope};
 
 /// Attribute: the delivery attempt, 1 on first delivery.
 pub(crate) const DELIVERY_ATTEMPT: &str = "pigeon.delivery.attempt";
@@ -90,6 +91,7 @@ pub(crate) struct Instruments {
     names: SpanNames,
     tracer: Option<BoxedTracer>,
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    carrier: ContextCarrier,
     system: &'static str,
     sent: Counter<u64>,
     consumed: Counter<u64>,
@@ -103,6 +105,7 @@ impl Instruments {
     pub(crate) fn new(
         tracer: Option<BoxedTracer>,
         propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+        carrier: ContextCarrier,
         meter: &Meter,
         system: &'static str,
     ) -> Self {
@@ -110,6 +113,7 @@ impl Instruments {
             names: SpanNames::new(),
             tracer,
             propagator,
+            carrier,
             system,
             sent: meter
                 .u64_counter(semconv_metric::MESSAGING_CLIENT_SENT_MESSAGES)
@@ -172,12 +176,27 @@ impl Instruments {
         }
     }
 
+    /// Writes `cx` into the envelope: its headers, or its payload's `CorrelationId` field when
+    /// the bus is configured so and the payload is a JSON object.
+    fn inject(&self, cx: &Context, envelope: &mut Envelope) {
+        if self.carrier == ContextCarrier::CorrelationId {
+            let mut carrier = CorrelationId::new();
+            self.with_propagator(|p| p.inject_context(cx, &mut carrier));
+            if let Some(payload) = correlation::write_into_payload(&envelope.payload, &carrier) {
+                envelope.payload = payload;
+                return;
+            }
+        }
+        self.with_propagator(|p| p.inject_context(cx, &mut envelope.headers));
+    }
+
     /// Starts `send {topic}` as a child of the current context and injects its context into the
-    /// envelope's headers. With tracing off, the current context is still propagated.
+    /// envelope (see [`ContextCarrier`]). With tracing off, the current context is still
+    /// propagated.
     pub(crate) fn start_send(&self, envelope: &mut Envelope) -> Option<BoxedSpan> {
         let parent = Context::current();
         let Some(tracer) = &self.tracer else {
-            self.with_propagator(|p| p.inject_context(&parent, &mut envelope.headers));
+            self.inject(&parent, envelope);
             return None;
         };
         // Attributes go in the builder: the SDK takes the vector as is, where `set_attribute`
@@ -190,7 +209,7 @@ impl Instruments {
             .with_attributes(self.common(envelope, "send", "send"))
             .start_with_context(tracer, &parent);
         let cx = parent.with_remote_span_context(span.span_context().clone());
-        self.with_propagator(|p| p.inject_context(&cx, &mut envelope.headers));
+        self.inject(&cx, envelope);
         Some(span)
     }
 
@@ -228,11 +247,22 @@ impl Instruments {
         self.sent.add(1, attrs);
     }
 
-    /// Reads the trace context of a delivered message; a malformed header is counted and yields
-    /// an empty context, so the consumer span becomes a new root.
-    pub(crate) fn extract(&self, headers: &Headers) -> Context {
-        let cx = self.with_propagator(|p| p.extract(headers));
+    /// Reads the trace context of a delivered message: from its headers, or from its payload's
+    /// `CorrelationId` field when it has no `traceparent` header. A malformed context is
+    /// counted and yields an empty one, so the consumer span becomes a new root.
+    pub(crate) fn extract(&self, envelope: &Envelope) -> Context {
+        let headers = &envelope.headers;
         let parent_present = headers.get("traceparent").is_some();
+        if !parent_present && let Some(carrier) = correlation::read_from_payload(&envelope.payload)
+        {
+            let cx = self.with_propagator(|p| p.extract(&carrier));
+            if !cx.span().span_context().is_valid() {
+                self.malformed_context
+                    .add(1, &[KeyValue::new(semconv::MESSAGING_SYSTEM, self.system)]);
+            }
+            return cx;
+        }
+        let cx = self.with_propagator(|p| p.extract(headers));
         let baggage_present = headers.get("baggage").is_some();
         if parent_present && !cx.span().span_context().is_valid()
             || baggage_present && cx.baggage().is_empty()

@@ -31,7 +31,7 @@ mod subscription;
 
 pub use backend::{Acker, Backend, ConsumerSpec, Deliveries, Delivery, FetchResult};
 pub use bus::{Bus, BusBuilder};
-pub use correlation::{CORRELATION_ID_FIELD, CorrelationId};
+pub use correlation::{CORRELATION_ID_FIELD, ContextCarrier, CorrelationId};
 pub use envelope::{
     Envelope, IntoTopic, MessageId, OutgoingMessage, nanos_since_epoch, time_from_nanos,
 };

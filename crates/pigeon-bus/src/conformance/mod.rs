@@ -33,7 +33,10 @@ pub use durability::{
     backpressure_bounds_in_flight, oversized_is_refused, restart_keeps_unacked,
     shutdown_drains_in_flight,
 };
-pub use tracing_cases::{malformed_trace_context_starts_a_root, spans_follow_the_message};
+pub use tracing_cases::{
+    context_rides_in_a_payload_field, malformed_trace_context_starts_a_root,
+    spans_follow_the_message,
+};
 
 /// How a backend under test is made.
 pub trait Harness: Send + Sync + 'static {
@@ -58,7 +61,7 @@ macro_rules! conformance_tests {
             dead_letter_after_max_attempts, dead_letter_on_demand,
             panicking_handler_is_retried, backpressure_bounds_in_flight, oversized_is_refused,
             shutdown_drains_in_flight, spans_follow_the_message,
-            malformed_trace_context_starts_a_root);
+            malformed_trace_context_starts_a_root, context_rides_in_a_payload_field);
     };
     ($make:expr, durable) => {
         $crate::conformance_tests!($make);

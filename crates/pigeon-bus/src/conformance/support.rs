@@ -26,6 +26,14 @@ pub(crate) struct Traced {
 }
 
 pub(crate) async fn traced_bus(harness: &dyn Harness) -> Traced {
+    traced_bus_with(harness, crate::ContextCarrier::Headers).await
+}
+
+/// A traced bus publishing its trace context with `carrier`.
+pub(crate) async fn traced_bus_with(
+    harness: &dyn Harness,
+    carrier: crate::ContextCarrier,
+) -> Traced {
     let backend = harness.open().await;
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
@@ -35,6 +43,7 @@ pub(crate) async fn traced_bus(harness: &dyn Harness) -> Traced {
     let bus = Bus::builder_shared(backend.clone())
         .tracer(provider.tracer("conformance"))
         .propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new())
+        .carrier(carrier)
         .build();
     Traced {
         backend,

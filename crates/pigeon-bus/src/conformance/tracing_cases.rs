@@ -7,8 +7,8 @@ use opentelemetry::{Context, Value};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::Harness;
-use super::support::{Recorder, traced_bus, unique};
-use crate::{Bus, Message, OutgoingMessage, SubscribeOptions};
+use super::support::{Recorder, traced_bus, traced_bus_with, unique};
+use crate::{Bus, ContextCarrier, CorrelationId, Message, OutgoingMessage, SubscribeOptions};
 
 fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
     span.attributes
@@ -162,4 +162,89 @@ pub async fn malformed_trace_context_starts_a_root(harness: &dyn Harness) {
         assert_eq!(span.parent_span_id, SpanId::INVALID, "a new root");
         assert!(span.span_context.is_valid());
     }
+}
+
+/// With [`ContextCarrier::CorrelationId`] the context rides in the JSON payload, not in headers,
+/// and the consumer still continues the producer's trace; a payload that is not a JSON object
+/// keeps its bytes and carries the context in headers instead.
+pub async fn context_rides_in_a_payload_field(harness: &dyn Harness) {
+    let t = traced_bus_with(harness, ContextCarrier::CorrelationId).await;
+    let topic = unique("conf.corr");
+    let rec = Recorder::default();
+    let r = rec.clone();
+    let sub = t
+        .bus
+        .subscribe(
+            SubscribeOptions::new(&topic, unique("g")),
+            move |m: Message| {
+                let r = r.clone();
+                async move {
+                    r.record(&m, 0);
+                    Ok(())
+                }
+            },
+        )
+        .await
+        .unwrap();
+    t.bus
+        .publish(OutgoingMessage::new(&topic, r#"{"mark":"x"}"#))
+        .await
+        .unwrap();
+    t.bus
+        .publish(OutgoingMessage::new(&topic, "plain text"))
+        .await
+        .unwrap();
+    rec.wait_until("both messages", |s| s.len() == 2).await;
+    sub.shutdown().await;
+
+    let seen = rec.seen();
+    let json = seen
+        .iter()
+        .find(|s| s.message.payload().starts_with(b"{"))
+        .unwrap();
+    let plain = seen
+        .iter()
+        .find(|s| s.message.payload() == b"plain text")
+        .unwrap();
+    assert_eq!(json.message.envelope.headers.get("traceparent"), None);
+    let value: serde_json::Value = serde_json::from_slice(json.message.payload()).unwrap();
+    assert_eq!(value["mark"], "x", "the payload keeps its own fields");
+    let field = CorrelationId::from_json(&value).expect("a CorrelationId field");
+    assert!(plain.message.envelope.headers.get("traceparent").is_some());
+
+    let spans = t.spans();
+    let sends: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == format!("send {topic}"))
+        .collect();
+    let processes: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == format!("process {topic}"))
+        .collect();
+    assert_eq!((sends.len(), processes.len()), (2, 2));
+    for process in processes {
+        let send = sends
+            .iter()
+            .find(|s| s.span_context.span_id() == process.parent_span_id)
+            .expect("each process span is the child of a send span");
+        assert_eq!(
+            send.span_context.trace_id(),
+            process.span_context.trace_id()
+        );
+    }
+    let json_send = sends
+        .iter()
+        .find(|s| {
+            field
+                .to_field()
+                .unwrap()
+                .contains(&s.span_context.span_id().to_string())
+        })
+        .expect("the field names a send span");
+    assert!(
+        field
+            .to_field()
+            .unwrap()
+            .contains(&json_send.span_context.trace_id().to_string())
+    );
 }

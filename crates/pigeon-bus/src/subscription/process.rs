@@ -67,7 +67,7 @@ impl<H: Handler> Shared<H> {
         } else {
             None
         };
-        let parent = self.instruments().extract(&envelope.headers);
+        let parent = self.instruments().extract(&envelope);
         let max_attempts = self.options.max_attempts;
         loop {
             if attempt > max_attempts {
