@@ -18,6 +18,7 @@
 //! * `journey`: [`JourneyConsumer`] — converts spans into pigeon-journey records and stores them.
 //! * `logs`: [`log_layer`] — fmt layer adding `trace_id`/`span_id` to every line, text or JSON.
 //! * `metrics`: [`metrics_router`] — Prometheus text at `/metrics`.
+//! * `signals`: [`shutdown_signal`] — Ctrl-C or SIGTERM, so every binary stops (and flushes) alike.
 //! * `error`: [`TelemetryError`], [`FlushError`], [`MetricsError`].
 //!
 //! # In a binary
@@ -49,6 +50,7 @@ mod journey;
 mod logs;
 mod metrics;
 mod processor;
+mod signals;
 mod sink;
 mod telemetry;
 
@@ -64,5 +66,6 @@ pub use journey::JourneyConsumer;
 pub use logs::log_layer;
 pub use metrics::metrics_router;
 pub use processor::SinkProcessor;
+pub use signals::shutdown_signal;
 pub use sink::{SinkOptions, SpanSink};
 pub use telemetry::{Telemetry, init};

@@ -162,25 +162,9 @@ fn spawn_stop_signals(shutdown: CancellationToken, run_for: Option<std::time::Du
         };
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
-            () = terminate() => tracing::info!("SIGTERM: shutting down"),
+            signal = pigeon_telemetry::shutdown_signal() => tracing::info!("{signal}: shutting down"),
             () = run_for => tracing::info!("--run-for elapsed: shutting down"),
         }
         shutdown.cancel();
     });
-}
-
-#[cfg(unix)]
-async fn terminate() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut signal) => {
-            signal.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn terminate() {
-    std::future::pending().await
 }

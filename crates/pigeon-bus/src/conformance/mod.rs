@@ -26,8 +26,8 @@ use crate::Backend;
 
 pub use delivery::{
     dead_letter_after_max_attempts, dead_letter_on_demand, groups_share_and_fan_out,
-    nack_with_delay_redelivers, panicking_handler_is_retried, per_key_order, publish_and_consume,
-    redelivery_after_ack_deadline,
+    nack_with_delay_redelivers, nack_with_delay_redelivers_keyed, panicking_handler_is_retried,
+    per_key_order, publish_and_consume, redelivery_after_ack_deadline,
 };
 pub use durability::{
     backpressure_bounds_in_flight, oversized_is_refused, restart_keeps_unacked,
@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $make;
             publish_and_consume, groups_share_and_fan_out, per_key_order,
             redelivery_after_ack_deadline, nack_with_delay_redelivers,
+            nack_with_delay_redelivers_keyed,
             dead_letter_after_max_attempts, dead_letter_on_demand,
             panicking_handler_is_retried, backpressure_bounds_in_flight, oversized_is_refused,
             shutdown_drains_in_flight, spans_follow_the_message,

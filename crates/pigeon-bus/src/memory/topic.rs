@@ -161,7 +161,9 @@ impl Topic {
         };
         let done = g.settle(offset, token, how, &state.log, state.base);
         if done {
-            let wake = g.has_ready(state.base + state.log.len() as u64);
+            // A delayed retry sets a new wake-up time that a waiting consumer has not seen.
+            let wake = g.has_ready(state.base + state.log.len() as u64)
+                || matches!(how, Settle::Nack(delay) if !delay.is_zero());
             let notify = g.notify.clone();
             if matches!(how, Settle::Ack | Settle::Term)
                 && state.trim()
