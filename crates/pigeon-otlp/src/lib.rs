@@ -16,7 +16,7 @@ mod decode;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -24,14 +24,24 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use pigeon_journey::Ingestor;
 use prost::Message as _;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use decode::{Encoding, MAX_BODY_BYTES};
 
 /// `POST /v1/traces`, storing into `ingestor`'s journey store.
+///
+/// Answers CORS preflights from any origin, as a collector's OTLP/HTTP receiver configured for
+/// browsers does: a page served elsewhere (the marker page, a web app) exports its spans here.
 pub fn router(ingestor: Ingestor) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
+        .max_age(std::time::Duration::from_secs(24 * 3600));
     Router::new()
         .route("/v1/traces", post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
         .with_state(ingestor)
 }
 

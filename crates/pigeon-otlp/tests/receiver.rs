@@ -216,3 +216,48 @@ async fn bad_bodies_get_precise_errors_and_store_nothing() {
     store.drain().unwrap();
     assert_eq!(store.stats().spans, 0);
 }
+
+/// A page served from another origin may export here: the preflight is answered for POST with
+/// the OTLP headers, and the answer to the POST itself allows any origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_on_other_origins_may_export() {
+    let store = JourneyStore::in_memory();
+    let base = start(&store).await;
+    let client = reqwest::Client::new();
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, format!("{base}/v1/traces"))
+        .header("origin", "http://127.0.0.1:8080")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = |name: &str| {
+        preflight
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    assert_eq!(allowed("access-control-allow-origin"), "*");
+    assert!(allowed("access-control-allow-methods").contains("post"));
+    assert!(allowed("access-control-allow-headers").contains("content-type"));
+    let response = client
+        .post(format!("{base}/v1/traces"))
+        .header("origin", "http://127.0.0.1:8080")
+        .header("content-type", "application/json")
+        .body(r#"{"resourceSpans":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "*"
+    );
+}
