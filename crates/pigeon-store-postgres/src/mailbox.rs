@@ -1,0 +1,204 @@
+//! Per-device mailboxes: an append-only stream with a gapless per-device `seq`.
+//!
+//! The next seq is `devices.last_seq + 1`, bumped by an `UPDATE … RETURNING` in the same
+//! transaction that inserts the entry. The `UPDATE` holds the device row's lock until commit,
+//! so appends to one device from any number of nodes take turns, each sees the previous one's
+//! committed seq, and a rolled-back append gives its seq back: no gaps, no repeats. Writers
+//! that append to several devices lock them in ascending id order, so two of them cannot
+//! deadlock. The same `UPDATE` re-checks `removed_at`, so an append never lands in the mailbox
+//! of a device removed meanwhile.
+//!
+//! An acked entry is deleted: it is never returned again and its ciphertext does not linger.
+//! Acks are per entry, not cumulative, so a device that acks 5 before 4 does not lose 4.
+
+use deadpool_postgres::{Client, Transaction};
+use pigeon_store::{DeviceId, MailboxEntry, MailboxItem, MessageId, StoreError, UserId};
+use tokio_postgres::Row;
+
+use crate::accounts::current_owner;
+use crate::error::Failure;
+use crate::sql::{execute, query, query_one, query_opt, to_i64, to_u64};
+
+const KIND_MESSAGE: i16 = 1;
+const KIND_DELIVERY: i16 = 2;
+const KIND_READ: i16 = 3;
+
+/// Appends `item` to the device's mailbox and returns its seq, or `None` if the device is not
+/// current (removed, possibly by another node while this waited for its row).
+pub(crate) async fn append(
+    tx: &Transaction<'_>,
+    device: &DeviceId,
+    item: &MailboxItem,
+) -> Result<Option<u64>, Failure<StoreError>> {
+    let Some(row) = query_opt(
+        tx,
+        "UPDATE devices SET last_seq = last_seq + 1
+         WHERE device_id = $1 AND removed_at IS NULL RETURNING last_seq",
+        &[&device.as_str()],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let seq: i64 = row.try_get(0)?;
+    let (kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at) = match item {
+        MailboxItem::Message {
+            message_id,
+            sender_user,
+            sender_device,
+            envelope_type,
+            ciphertext,
+            sent_at_ms,
+        } => (
+            KIND_MESSAGE,
+            message_id,
+            sender_user,
+            Some(sender_device.as_str()),
+            Some(i64::from(*envelope_type)),
+            Some(ciphertext.as_str()),
+            *sent_at_ms,
+        ),
+        MailboxItem::DeliveryReceipt {
+            message_id,
+            by_user,
+            by_device,
+            at_ms,
+        } => (
+            KIND_DELIVERY,
+            message_id,
+            by_user,
+            Some(by_device.as_str()),
+            None,
+            None,
+            *at_ms,
+        ),
+        MailboxItem::ReadReceipt {
+            peer_user,
+            up_to_message_id,
+            at_ms,
+        } => (
+            KIND_READ,
+            up_to_message_id,
+            peer_user,
+            None,
+            None,
+            None,
+            *at_ms,
+        ),
+    };
+    execute(
+        tx,
+        "INSERT INTO mailbox
+            (device_id, seq, kind, message_id, peer_user, peer_device, envelope_type,
+             ciphertext, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &device.as_str(),
+            &seq,
+            &kind,
+            &message_id.as_str(),
+            &peer_user.as_str(),
+            &peer_device,
+            &envelope_type,
+            &ciphertext,
+            &to_i64(at)?,
+        ],
+    )
+    .await?;
+    Ok(Some(to_u64(seq)?))
+}
+
+pub(crate) async fn fetch(
+    c: &Client,
+    device: &DeviceId,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<MailboxEntry>, Failure<StoreError>> {
+    current_owner(c, device).await?;
+    let after = to_i64(after_seq)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = query(
+        c,
+        "SELECT seq, kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at
+         FROM mailbox WHERE device_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        &[&device.as_str(), &after, &limit],
+    )
+    .await?;
+    rows.iter().map(entry).collect()
+}
+
+fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
+    let seq: i64 = row.try_get(0)?;
+    let corrupt = || StoreError::Backend(format!("malformed mailbox row (seq {seq})"));
+    let kind: i16 = row.try_get(1)?;
+    let message_id = MessageId::from_string(row.try_get::<_, String>(2)?);
+    let peer_user = UserId::from_string(row.try_get::<_, String>(3)?);
+    let peer_device: Option<String> = row.try_get(4)?;
+    let envelope_type: Option<i64> = row.try_get(5)?;
+    let ciphertext: Option<String> = row.try_get(6)?;
+    let at_ms = to_u64(row.try_get(7)?)?;
+    let item = match kind {
+        KIND_MESSAGE => MailboxItem::Message {
+            message_id,
+            sender_user: peer_user,
+            sender_device: DeviceId::from_string(peer_device.ok_or_else(corrupt)?),
+            envelope_type: envelope_type
+                .and_then(|t| u32::try_from(t).ok())
+                .ok_or_else(corrupt)?,
+            ciphertext: ciphertext.ok_or_else(corrupt)?,
+            sent_at_ms: at_ms,
+        },
+        KIND_DELIVERY => MailboxItem::DeliveryReceipt {
+            message_id,
+            by_user: peer_user,
+            by_device: DeviceId::from_string(peer_device.ok_or_else(corrupt)?),
+            at_ms,
+        },
+        KIND_READ => MailboxItem::ReadReceipt {
+            peer_user,
+            up_to_message_id: message_id,
+            at_ms,
+        },
+        _ => return Err(corrupt().into()),
+    };
+    Ok(MailboxEntry {
+        seq: to_u64(seq)?,
+        item,
+    })
+}
+
+pub(crate) async fn ack(
+    tx: &Transaction<'_>,
+    device: &DeviceId,
+    seq: u64,
+) -> Result<bool, Failure<StoreError>> {
+    let last: i64 = query_opt(
+        tx,
+        "SELECT last_seq FROM devices WHERE device_id = $1 AND removed_at IS NULL",
+        &[&device.as_str()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("device"))?
+    .try_get(0)?;
+    if seq == 0 || seq > to_u64(last)? {
+        return Err(StoreError::Invalid("seq was never assigned to this device").into());
+    }
+    let deleted = execute(
+        tx,
+        "DELETE FROM mailbox WHERE device_id = $1 AND seq = $2",
+        &[&device.as_str(), &to_i64(seq)?],
+    )
+    .await?;
+    Ok(deleted > 0)
+}
+
+pub(crate) async fn pending(c: &Client, device: &DeviceId) -> Result<u64, Failure<StoreError>> {
+    current_owner(c, device).await?;
+    let row = query_one(
+        c,
+        "SELECT count(*) FROM mailbox WHERE device_id = $1",
+        &[&device.as_str()],
+    )
+    .await?;
+    Ok(to_u64(row.try_get(0)?)?)
+}
