@@ -8,7 +8,8 @@ use crate::{Knobs, Topics};
 /// When an ordering service places orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
-    /// Time between two orders (the first is placed at once).
+    /// Time between two orders (the first is placed at once); zero places them as fast as the
+    /// bus takes them.
     pub every: Duration,
     /// Stop after this many orders (failed placements count too); `None` runs until shutdown.
     pub limit: Option<u64>,

@@ -46,19 +46,26 @@ pub(crate) async fn run(
 ) -> u64 {
     let service = counter.service.name();
     tracing::info!(service, every = ?counter.schedule.every, "{service} started");
-    let mut ticks = tokio::time::interval(
-        counter
-            .schedule
-            .every
-            .max(std::time::Duration::from_millis(1)),
-    );
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // `every` zero: as fast as the bus takes orders (the benchmark), yielding between them.
+    let mut ticks = (!counter.schedule.every.is_zero()).then(|| {
+        let mut ticks = tokio::time::interval(counter.schedule.every);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticks
+    });
     // The limit counts attempts, so `--fail place=100%` cannot make a bounded run endless.
     let (mut attempts, mut placed) = (0, 0);
     while counter.schedule.limit.is_none_or(|limit| attempts < limit) {
+        let next = async {
+            match &mut ticks {
+                Some(ticks) => {
+                    ticks.tick().await;
+                }
+                None => tokio::task::yield_now().await,
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = ticks.tick() => {}
+            () = next => {}
         }
         attempts += 1;
         if place_one(&counter, &wiring, config).await {
@@ -76,7 +83,7 @@ async fn place_one(counter: &Counter, wiring: &ServiceWiring, config: &PipelineC
     let cx = spans::start(&wiring.tracer, "place-order", &Context::new(), &order);
     let result = async {
         tracing::info!(service, order_id = %order.order_id, "{}", (counter.placing)(&order));
-        tokio::time::sleep(config.knobs.duration(Step::Place)).await;
+        spans::take_time(config.knobs.duration(Step::Place)).await;
         if config.knobs.fails(Step::Place) {
             return Err(PlaceError::Injected);
         }
