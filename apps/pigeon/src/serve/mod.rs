@@ -1,9 +1,10 @@
 //! `pigeon serve`: the main job on embedded defaults.
 //!
 //! * `config`: flags, env, file, defaults.
-//! * `http`: the router — `/healthz`, `/readyz`, `/metrics`, and the journey API; the DM API
-//!   (`pigeon-dm`) is merged beside it, over the SQLite store in the data dir, and the OTLP/HTTP
-//!   receiver (`POST /v1/traces`, `pigeon-otlp`) so other services' spans join the journeys.
+//! * `http`: `/healthz` and `/readyz`. Merged beside them: the journey API and web UI at `/ui`
+//!   (`pigeon-journey-web`), `/metrics`, the DM API (`pigeon-dm`) over the SQLite store in the
+//!   data dir, and the OTLP/HTTP receiver (`POST /v1/traces`, `pigeon-otlp`) so other
+//!   services' spans join the journeys.
 //!
 //! Every span the process makes also goes to the embedded journey store (persisted in the data
 //! dir), so "where is message X" has an answer without any external collector.
@@ -62,13 +63,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "pigeon serving"
     );
     let otlp = pigeon_otlp::router(journeys.ingestor());
-    let app = http::router(http::AppState {
-        bus: bus.clone(),
-        journeys,
-    })
-    .merge(otlp)
-    .merge(pigeon_dm::router(dm.clone()))
-    .merge(telemetry.metrics_router());
+    let app = http::router(bus.clone())
+        .merge(pigeon_journey_web::router(journeys))
+        .merge(otlp)
+        .merge(pigeon_dm::router(dm.clone()))
+        .merge(telemetry.metrics_router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
