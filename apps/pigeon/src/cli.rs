@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{bench, chat, demo, serve, trace};
+use crate::{bench, chat, demo, journey, serve, trace};
 
 /// Pigeon: end-to-end encrypted direct messaging and a message bus where every message can be
 /// followed end to end.
@@ -24,6 +24,9 @@ enum Command {
     /// Run traffic through a system in this process, then show where to look.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
+    /// Run the journey store alone: an OTLP/HTTP collector target (127.0.0.1:4318) for services
+    /// in any language, with the web UI at /ui/ and the journey API.
+    Journey(journey::JourneyArgs),
     /// Show the journey of a message (every trace that carries its id, joined) as a waterfall:
     /// which step it is in, how long each took, where it stopped.
     Trace(trace::TraceArgs),
@@ -36,6 +39,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Trace(args) => trace::run(args).await,
+        Command::Journey(args) => journey::run(args).await,
         Command::Chat(args) => chat::run(args).await,
         Command::Demo(command) => demo::run(command).await,
         Command::Bench(command) => bench::run(command).await,

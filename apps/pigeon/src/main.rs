@@ -2,7 +2,8 @@
 //!
 //! * `cli`: the command line (clap), with `--help` that teaches.
 //! * `serve`: `pigeon serve`, the main job.
-//! * `demo`: `pigeon demo orders`, the order pipeline traced, then where the time went.
+//! * `demo`: `pigeon demo orders|marker`, the seeds' pipelines traced, then where to look.
+//! * `journey`: `pigeon journey`, the journey store alone as an OTLP collector target with its UI.
 //! * `chat`: `pigeon chat`, a terminal client on the SDK.
 //! * `trace`: `pigeon trace <id>`, a journey as a waterfall in the terminal.
 //! * `bench`: `pigeon bench …`, the benchmarks behind the README's figures.
@@ -11,6 +12,7 @@ mod bench;
 mod chat;
 mod cli;
 mod demo;
+mod journey;
 mod serve;
 mod trace;
 

@@ -7,6 +7,7 @@ pub(crate) mod bus;
 mod dm;
 mod journey;
 mod latency;
+mod pipeline;
 mod server;
 
 use clap::Subcommand;
@@ -21,6 +22,9 @@ pub(crate) enum BenchCommand {
     Dm(dm::DmBenchArgs),
     /// The journey store: ingest, drops at a paced rate, journey look-ups, memory per span.
     Journey(journey::JourneyBenchArgs),
+    /// The restaurant order pipeline: five services in one process, every span into the
+    /// journey store; orders/s, end-to-end p50/p99, and each step's share of the time.
+    Pipeline(pipeline::PipelineBenchArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -28,5 +32,6 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Bus(args) => bus::run(args).await,
         BenchCommand::Journey(args) => journey::run(args).await,
         BenchCommand::Dm(args) => dm::run(args).await,
+        BenchCommand::Pipeline(args) => pipeline::run(args).await,
     }
 }

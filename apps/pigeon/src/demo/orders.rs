@@ -9,7 +9,7 @@ use example_orders::{
     Fail, Knobs, PipelineConfig, Schedule, Service, ServiceWiring, Slow, Wiring, run_all,
 };
 use opentelemetry::metrics::MeterProvider as _;
-use pigeon_bus::{Backend, Bus, MemoryBackend};
+use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
 use pigeon_journey::{JourneyOptions, JourneyStore, TimeRange, TraceQuery};
 use pigeon_telemetry::{JourneyConsumer, SamplerConfig, Telemetry};
 use tokio_util::sync::CancellationToken;
@@ -41,23 +41,34 @@ pub(crate) struct OrdersDemoArgs {
     fail: Vec<Fail>,
 }
 
-pub(crate) async fn run(args: OrdersDemoArgs) -> anyhow::Result<()> {
-    let journeys = JourneyStore::in_memory();
-    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
-    let mut telemetry = Vec::new();
-    for service in SERVICES {
-        // One provider per service, so each span carries its service's name; one journey
-        // consumer each, as a consumer keeps the resource of the provider it serves.
-        let t = Telemetry::builder()
-            .with_service_name(service.name())
-            .with_sampler(SamplerConfig::AlwaysOn)
-            .with_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())))
-            .build_local()
-            .with_context(|| format!("telemetry of {}", service.name()))?;
-        telemetry.push((service, t));
+/// The five services on one in-process bus, each with its own telemetry (so its own
+/// `service.name`) sending every span to `journeys`. Shared by this demo and `pigeon bench
+/// pipeline`.
+pub(crate) struct TracedPipeline {
+    backend: Arc<dyn Backend>,
+    telemetry: Vec<(Service, Telemetry)>,
+}
+
+impl TracedPipeline {
+    pub(crate) fn new(journeys: &JourneyStore, bus: MemoryConfig) -> anyhow::Result<Self> {
+        let backend: Arc<dyn Backend> =
+            Arc::new(MemoryBackend::open(bus).context("opening the in-process bus")?);
+        let mut telemetry = Vec::new();
+        for service in SERVICES {
+            let t = Telemetry::builder()
+                .with_service_name(service.name())
+                .with_sampler(SamplerConfig::AlwaysOn)
+                .with_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())))
+                .build_local()
+                .with_context(|| format!("telemetry of {}", service.name()))?;
+            telemetry.push((service, t));
+        }
+        Ok(Self { backend, telemetry })
     }
-    let wiring = {
-        let (backend, telemetry) = (backend.clone(), telemetry.clone());
+
+    /// Each service's bus (over the shared backend) and tracer.
+    pub(crate) fn wiring(&self) -> Wiring {
+        let (backend, telemetry) = (self.backend.clone(), self.telemetry.clone());
         Wiring::per_service(move |service| {
             let bus = Bus::builder_shared(backend.clone())
                 .propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
@@ -71,7 +82,27 @@ pub(crate) async fn run(args: OrdersDemoArgs) -> anyhow::Result<()> {
                 None => ServiceWiring::new(bus.build()),
             }
         })
-    };
+    }
+
+    /// Spans the services' telemetry dropped on the way to the journey store.
+    pub(crate) fn spans_dropped(&self) -> u64 {
+        self.telemetry.iter().map(|(_, t)| t.drops().total()).sum()
+    }
+
+    /// Flushes every span into the journey store and shuts the bus down.
+    pub(crate) async fn finish(&self) -> anyhow::Result<()> {
+        for (_, t) in &self.telemetry {
+            t.flush_async().await?;
+        }
+        self.backend.shutdown().await;
+        Ok(())
+    }
+}
+
+pub(crate) async fn run(args: OrdersDemoArgs) -> anyhow::Result<()> {
+    let journeys = JourneyStore::in_memory();
+    let pipeline = TracedPipeline::new(&journeys, MemoryConfig::default())?;
+    let wiring = pipeline.wiring();
     let mut knobs = Knobs::default();
     for slow in args.slow {
         knobs = knobs.with_slow(slow);
@@ -98,10 +129,7 @@ pub(crate) async fn run(args: OrdersDemoArgs) -> anyhow::Result<()> {
         stop.cancel();
     });
     run_all(wiring, config, shutdown).await?;
-    for (_, t) in &telemetry {
-        t.flush_async().await?;
-    }
-    backend.shutdown().await;
+    pipeline.finish().await?;
     journeys.drain()?;
     report(&journeys);
     Ok(())

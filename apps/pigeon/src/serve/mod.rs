@@ -38,8 +38,7 @@ const JOURNEY_DRAIN_EVERY: std::time::Duration = std::time::Duration::from_milli
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    let telemetry = pigeon_telemetry::init(pigeon_telemetry::TelemetryConfig::from_env()?)
-        .context("setting up telemetry")?;
+    let telemetry = pigeon_telemetry::init(telemetry_config()?).context("setting up telemetry")?;
     let journeys =
         JourneyStore::open(StoreConfig::default().with_data_dir(config.data_dir.join("journey")))
             .context("opening the journey store")?;
@@ -69,7 +68,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .merge(pigeon_dm::router(dm.clone()))
         .merge(telemetry.metrics_router());
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async {
+            let signal = pigeon_telemetry::shutdown_signal().await;
+            tracing::info!(signal, "signal received");
+        })
         .await
         .context("serving HTTP")?;
     tracing::info!("shutting down");
@@ -80,6 +82,20 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?
         .context("flushing telemetry")?;
     Ok(())
+}
+
+/// `OTEL_*` from the environment; the service is called `pigeon` unless OTEL_SERVICE_NAME (or
+/// `service.name` in OTEL_RESOURCE_ATTRIBUTES) says otherwise, rather than the SDK's
+/// `unknown_service`.
+fn telemetry_config() -> anyhow::Result<pigeon_telemetry::TelemetryConfig> {
+    let config = pigeon_telemetry::TelemetryConfig::from_env()?;
+    let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty())
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));
+    Ok(if named {
+        config
+    } else {
+        config.with_service_name("pigeon")
+    })
 }
 
 /// The DM API over the SQLite store in the data dir, with the VAPID key pair kept there too
@@ -119,29 +135,4 @@ async fn open_bus(config: &ServeConfig) -> anyhow::Result<Arc<dyn Backend>> {
                 .with_context(|| format!("connecting to NATS at {url}"))?,
         ),
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

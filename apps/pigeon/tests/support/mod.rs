@@ -18,10 +18,15 @@ pub struct Serve {
 impl Serve {
     /// `pigeon serve --listen LISTEN --data-dir DIR` with `env`; waits for its "serving" line.
     pub fn start(dir: &std::path::Path, listen: &str, env: &[(&str, &str)]) -> Self {
+        let dir = dir.to_str().expect("a UTF-8 data dir");
+        Self::spawn(&["serve", "--listen", listen, "--data-dir", dir], env)
+    }
+
+    /// `pigeon ARGS` with `env`, for any subcommand that logs `listen=ADDR` once it serves.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pigeon"));
         command
-            .args(["serve", "--listen", listen, "--data-dir"])
-            .arg(dir)
+            .args(args)
             .env("RUST_LOG", "info")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
