@@ -73,10 +73,7 @@ pub(crate) async fn run(args: JourneyArgs) -> anyhow::Result<()> {
         "journey store serving: OTLP/HTTP at http://{addr}/v1/traces, the UI at http://{addr}/ui/"
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let signal = pigeon_telemetry::shutdown_signal().await;
-            tracing::info!(signal, "signal received");
-        })
+        .with_graceful_shutdown(pigeon_telemetry::shutdown_signal())
         .await
         .context("serving HTTP")?;
     journeys.drain()?;

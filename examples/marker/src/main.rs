@@ -140,10 +140,7 @@ async fn run(
             let addr = listener.local_addr()?;
             tracing::info!(listen = %addr, "marker page at http://{addr}/marker/");
             axum::serve(listener, example_marker::router(bus, config))
-                .with_graceful_shutdown(async {
-                    let signal = pigeon_telemetry::shutdown_signal().await;
-                    tracing::info!(signal, "stopping");
-                })
+                .with_graceful_shutdown(pigeon_telemetry::shutdown_signal())
                 .await
                 .context("serving HTTP")?;
             return Ok(());
@@ -161,8 +158,7 @@ async fn run(
         group = subscription.group(),
         "consuming"
     );
-    let signal = pigeon_telemetry::shutdown_signal().await;
-    tracing::info!(signal, "stopping");
+    pigeon_telemetry::shutdown_signal().await;
     subscription.shutdown().await;
     Ok(())
 }

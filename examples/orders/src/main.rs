@@ -162,7 +162,7 @@ fn spawn_stop_signals(shutdown: CancellationToken, run_for: Option<std::time::Du
         };
         tokio::select! {
             () = shutdown.cancelled() => return,
-            signal = pigeon_telemetry::shutdown_signal() => tracing::info!("{signal}: shutting down"),
+            () = pigeon_telemetry::shutdown_signal() => {}
             () = run_for => tracing::info!("--run-for elapsed: shutting down"),
         }
         shutdown.cancel();

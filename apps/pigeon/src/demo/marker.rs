@@ -120,7 +120,7 @@ pub(crate) async fn run(args: MarkerDemoArgs) -> anyhow::Result<()> {
             };
             tokio::select! {
                 () = elapsed => {}
-                _ = pigeon_telemetry::shutdown_signal() => {}
+                () = pigeon_telemetry::shutdown_signal() => {}
             }
         })
         .await

@@ -68,10 +68,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .merge(pigeon_dm::router(dm.clone()))
         .merge(telemetry.metrics_router());
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let signal = pigeon_telemetry::shutdown_signal().await;
-            tracing::info!(signal, "signal received");
-        })
+        .with_graceful_shutdown(pigeon_telemetry::shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("shutting down");

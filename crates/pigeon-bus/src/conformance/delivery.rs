@@ -221,6 +221,15 @@ pub async fn redelivery_after_ack_deadline(harness: &dyn Harness) {
 
 /// A handler that asks for a retry after a delay gets the message again after that delay.
 pub async fn nack_with_delay_redelivers(harness: &dyn Harness) {
+    nack_with_delay(harness, None).await;
+}
+
+/// The same for a keyed message, which holds its key's lane while it waits.
+pub async fn nack_with_delay_redelivers_keyed(harness: &dyn Harness) {
+    nack_with_delay(harness, Some("k")).await;
+}
+
+async fn nack_with_delay(harness: &dyn Harness, key: Option<&str>) {
     let t = traced_bus(harness).await;
     let topic = unique("conf.nack");
     let rec = Recorder::default();
@@ -250,58 +259,12 @@ pub async fn nack_with_delay_redelivers(harness: &dyn Harness) {
         )
         .await
         .unwrap();
-    t.bus
-        .publish(OutgoingMessage::new(&topic, "later"))
-        .await
-        .unwrap();
-    rec.wait_until("the retry", |s| s.len() >= 2).await;
-    let seen = rec.seen();
-    assert_eq!((seen[0].attempt, seen[1].attempt), (1, 2));
-    assert!(
-        seen[1].at - seen[0].at >= Duration::from_millis(600),
-        "waited {:?}",
-        seen[1].at - seen[0].at
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rec.seen().len(), 2, "acked after the retry");
-    sub.shutdown().await;
-}
-
-/// The same for a keyed message, which holds its key's lane while it waits.
-pub async fn nack_with_delay_redelivers_keyed(harness: &dyn Harness) {
-    let t = traced_bus(harness).await;
-    let topic = unique("conf.nackk");
-    let rec = Recorder::default();
-    let r = rec.clone();
-    let sub = t
-        .bus
-        .subscribe(
-            // An ack deadline far beyond the test's patience: the retry must come from the
-            // delay, not from the deadline expiring.
-            SubscribeOptions::new(&topic, unique("g")).ack_deadline(Duration::from_secs(600)),
-            move |m: Message| {
-                let r = r.clone();
-                async move {
-                    r.record(&m, 0);
-                    if m.attempt == 1 {
-                        // Fail only after the runner went back to waiting for deliveries:
-                        // the retry must wake it.
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        return Err(HandlerError::retry_after(
-                            "not yet",
-                            Duration::from_millis(700),
-                        ));
-                    }
-                    Ok(())
-                }
-            },
-        )
-        .await
-        .unwrap();
-    t.bus
-        .publish(OutgoingMessage::new(&topic, "later").key("k"))
-        .await
-        .unwrap();
+    let message = OutgoingMessage::new(&topic, "later");
+    let message = match key {
+        Some(key) => message.key(key),
+        None => message,
+    };
+    t.bus.publish(message).await.unwrap();
     rec.wait_until("the retry", |s| s.len() >= 2).await;
     let seen = rec.seen();
     assert_eq!((seen[0].attempt, seen[1].attempt), (1, 2));
