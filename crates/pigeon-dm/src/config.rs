@@ -22,6 +22,10 @@ pub struct DmConfig {
     /// This node's name: the `websocket.server` of its sessions, and its router's consumer
     /// group. Default "node-1".
     pub node_id: String,
+    /// Prepended to every DM bus topic (`{prefix}dm.deliver`, …), so several clusters — or
+    /// parallel tests — share one NATS server without hearing each other. Default empty; when
+    /// set it ends with `.` (e.g. `blue.`).
+    pub topic_prefix: String,
 }
 
 impl Default for DmConfig {
@@ -34,6 +38,7 @@ impl Default for DmConfig {
             ack_timeout: Duration::from_secs(5),
             db_system: "sqlite".into(),
             node_id: "node-1".into(),
+            topic_prefix: String::new(),
         }
     }
 }

@@ -20,6 +20,8 @@
 //!
 //! * `gateway`: `GET /v1/ws` — live sessions that deliver the mailbox in order and take acks.
 //! * `delivery`: the router over pigeon-bus (accept → router → gateway), and push fallback.
+//! * [`SessionDirectory`]: which node holds a device's live session, so the router of one node
+//!   hands a delivery to the node where the device is connected; [`LocalDirectory`] for one node.
 
 mod api;
 mod auth;
@@ -27,6 +29,7 @@ mod auth_cache;
 mod config;
 mod convert;
 mod delivery;
+mod directory;
 mod error;
 mod gateway;
 mod json;
@@ -37,5 +40,6 @@ mod state;
 pub use api::{ROUTES, router};
 pub use config::DmConfig;
 pub use delivery::DeliveryRouter;
+pub use directory::{DirectoryError, LocalDirectory, SessionDirectory};
 pub use error::ApiError;
 pub use state::DmState;

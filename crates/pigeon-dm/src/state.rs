@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::DmConfig;
 use crate::auth_cache::AuthCache;
+use crate::directory::{LocalDirectory, SessionDirectory};
 use crate::gateway::Sessions;
 use crate::ratelimit::RateLimiter;
 use crate::spans::Metrics;
@@ -26,6 +27,7 @@ struct Inner {
     send_limiter: RateLimiter,
     pusher: Option<Pusher>,
     sessions: Sessions,
+    directory: Arc<dyn SessionDirectory>,
     tasks: TaskTracker,
     auth_cache: AuthCache,
     metrics: Metrics,
@@ -34,7 +36,21 @@ struct Inner {
 impl DmState {
     /// State over `store`, routing deliveries over `bus`, pushing with `pusher` when set up
     /// (its VAPID public key is what `GET /v1/push/vapid` answers).
+    /// Sessions are located in process ([`LocalDirectory`]): right for a single node.
     pub fn new(store: Arc<dyn Store>, bus: Bus, config: DmConfig, pusher: Option<Pusher>) -> Self {
+        let directory = Arc::new(LocalDirectory::new(config.node_id.clone()));
+        Self::with_directory(store, bus, config, pusher, directory)
+    }
+
+    /// Like [`DmState::new`], with the directory that says which node holds each device's
+    /// session — a shared one when several nodes serve together.
+    pub fn with_directory(
+        store: Arc<dyn Store>,
+        bus: Bus,
+        config: DmConfig,
+        pusher: Option<Pusher>,
+        directory: Arc<dyn SessionDirectory>,
+    ) -> Self {
         let send_limiter = RateLimiter::new(config.sends_per_second, config.send_burst);
         Self {
             inner: Arc::new(Inner {
@@ -44,6 +60,7 @@ impl DmState {
                 send_limiter,
                 pusher,
                 sessions: Sessions::default(),
+                directory,
                 tasks: TaskTracker::new(),
                 auth_cache: AuthCache::default(),
                 metrics: Metrics::new(),
@@ -68,6 +85,10 @@ impl DmState {
 
     pub(crate) fn sessions(&self) -> &Sessions {
         &self.inner.sessions
+    }
+
+    pub(crate) fn directory(&self) -> &dyn SessionDirectory {
+        self.inner.directory.as_ref()
     }
 
     pub(crate) fn pusher(&self) -> Option<&Pusher> {

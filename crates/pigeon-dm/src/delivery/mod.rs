@@ -7,9 +7,17 @@
 //! a push. The hops go over the bus so the same code routes between nodes later; the trace
 //! context rides in the bus headers, so one trace runs from the sender's client to the ack.
 //!
+//! Several nodes: the router group is shared by the whole cluster, so each notice is routed
+//! once, by whichever node takes it. A target device with no session on that node is looked up
+//! in the [`SessionDirectory`](crate::SessionDirectory); when another live node holds its
+//! session, the delivery goes on to that node's own topic `dm.node.{node_id}` (a [`NodeNotice`])
+//! and that node wakes the session — or pushes, if the session has gone meanwhile. Every topic
+//! starts with the configured `topic_prefix`, so clusters sharing a NATS server stay apart.
+//!
 //! Nothing here is the source of truth: the mailbox is. A lost notice delays a delivery until
 //! the device's next sync or reconnect; it never loses it.
 
+mod local;
 mod push;
 mod router;
 
@@ -23,10 +31,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::DmState;
 
-/// Topic of delivery notices.
-pub(crate) const DELIVER_TOPIC: &str = "dm.deliver";
-/// Topic of wake-ups for receipts.
-pub(crate) const WAKE_TOPIC: &str = "dm.wake";
+/// Topic of delivery notices, after the prefix.
+const DELIVER_TOPIC: &str = "dm.deliver";
+/// Topic of wake-ups for receipts, after the prefix.
+const WAKE_TOPIC: &str = "dm.wake";
+/// Topic of one node's deliveries, after the prefix and before the node id.
+const NODE_TOPIC: &str = "dm.node.";
+
+/// `{prefix}dm.deliver`.
+pub(crate) fn deliver_topic(state: &DmState) -> String {
+    format!("{}{DELIVER_TOPIC}", state.config().topic_prefix)
+}
+
+/// `{prefix}dm.wake`.
+pub(crate) fn wake_topic(state: &DmState) -> String {
+    format!("{}{WAKE_TOPIC}", state.config().topic_prefix)
+}
+
+/// `{prefix}dm.node.{node_id}`: where other nodes send deliveries for `node_id`'s sessions.
+pub(crate) fn node_topic(state: &DmState, node_id: &str) -> String {
+    format!("{}{NODE_TOPIC}{node_id}", state.config().topic_prefix)
+}
+
+/// What one node hands another: its sessions have something new.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum NodeNotice {
+    /// A message for `device`'s live session, at mailbox position `seq`.
+    Deliver {
+        message_id: String,
+        sender_user: String,
+        device: String,
+        seq: u64,
+    },
+    /// Receipts for these devices.
+    Wake { devices: Vec<String> },
+}
 
 /// A stored message, and the mailbox position of each of its copies.
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,7 +97,7 @@ pub(crate) async fn announce(
             .map(|(d, seq)| (d.to_string(), *seq))
             .collect(),
     };
-    publish(state, DELIVER_TOPIC, &notice, message_id.as_str()).await;
+    publish(state, &deliver_topic(state), &notice, message_id.as_str()).await;
 }
 
 /// Wakes every current device of `user` (new receipts in their mailboxes).
@@ -71,23 +110,33 @@ pub(crate) async fn wake_user(state: &DmState, user: &UserId) {
                     .map(|d| d.device_id.to_string())
                     .collect(),
             };
-            publish(state, WAKE_TOPIC, &notice, user.as_str()).await;
+            publish(state, &wake_topic(state), &notice, user.as_str()).await;
         }
         Err(err) => tracing::warn!(%err, "could not list devices to wake"),
     }
 }
 
-async fn publish(state: &DmState, topic: &str, notice: &impl Serialize, key: &str) {
+/// Publishes `notice` on `topic` in the current trace context; failures are logged only.
+pub(crate) async fn publish(
+    state: &DmState,
+    topic: &str,
+    notice: &impl Serialize,
+    key: &str,
+) -> bool {
     let payload = match serde_json::to_vec(notice) {
         Ok(p) => p,
         Err(err) => {
             tracing::error!(%err, "could not encode a delivery notice");
-            return;
+            return false;
         }
     };
     let message = OutgoingMessage::new(topic, payload).key(key);
-    if let Err(err) = state.bus().publish(message).await {
-        tracing::warn!(%err, topic, "delivery notice not published; devices get it at their next sync");
+    match state.bus().publish(message).await {
+        Ok(_) => true,
+        Err(err) => {
+            tracing::warn!(%err, topic, "delivery notice not published; devices get it at their next sync");
+            false
+        }
     }
 }
 

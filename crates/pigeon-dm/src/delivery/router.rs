@@ -1,14 +1,29 @@
-//! The router: a bus subscriber that turns notices into session wake-ups or pushes.
+//! The router: a bus subscriber that turns notices into session wake-ups, hops to the node
+//! holding the session, or pushes.
+//!
+//! Groups: `dm-router` on `{prefix}dm.deliver` and `{prefix}dm.wake` is one group for the whole
+//! cluster (each notice is routed once); `dm-node` on `{prefix}dm.node.{node_id}` is this node's
+//! alone.
 
-use opentelemetry::KeyValue;
+use std::collections::HashMap;
+
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
 use pigeon_bus::{HandlerError, Message, SubscribeError, SubscribeOptions, Subscription};
 use pigeon_store::{DeviceId, MessageId, UserId};
 
-use super::{DELIVER_TOPIC, DeliverNotice, WAKE_TOPIC, WakeNotice, push_fallback};
+use super::local::{on_node_notice, wake_or_push};
+use super::{
+    DeliverNotice, NodeNotice, WakeNotice, deliver_topic, node_topic, publish, wake_topic,
+};
 use crate::DmState;
-use crate::gateway::Hint;
 use crate::spans;
+
+/// The group that routes deliveries and wake-ups, shared by every node of a cluster.
+const ROUTER_GROUP: &str = "dm-router";
+/// The group of a node's own topic (one node reads it).
+const NODE_GROUP: &str = "dm-node";
 
 /// The running router; dropping it (or [`DeliveryRouter::shutdown`]) stops it.
 pub struct DeliveryRouter {
@@ -16,14 +31,13 @@ pub struct DeliveryRouter {
 }
 
 impl DeliveryRouter {
-    /// Subscribes this node's router to the delivery topics.
+    /// Subscribes this node's router to the delivery topics and to its own node topic.
     pub async fn start(state: &DmState) -> Result<Self, SubscribeError> {
-        let group = format!("dm-router-{}", state.config().node_id);
         let deliver_state = state.clone();
         let deliver = state
             .bus()
             .subscribe(
-                SubscribeOptions::new(DELIVER_TOPIC, &group),
+                SubscribeOptions::new(deliver_topic(state), ROUTER_GROUP),
                 move |m: Message| {
                     let state = deliver_state.clone();
                     async move { route(&state, &m).await }
@@ -34,15 +48,26 @@ impl DeliveryRouter {
         let wake = state
             .bus()
             .subscribe(
-                SubscribeOptions::new(WAKE_TOPIC, &group),
+                SubscribeOptions::new(wake_topic(state), ROUTER_GROUP),
                 move |m: Message| {
                     let state = wake_state.clone();
-                    async move { wake(&state, &m) }
+                    async move { wake(&state, &m).await }
+                },
+            )
+            .await?;
+        let node_state = state.clone();
+        let node = state
+            .bus()
+            .subscribe(
+                SubscribeOptions::new(node_topic(state, &state.config().node_id), NODE_GROUP),
+                move |m: Message| {
+                    let state = node_state.clone();
+                    async move { on_node_notice(&state, &m) }
                 },
             )
             .await?;
         Ok(Self {
-            subscriptions: vec![deliver, wake],
+            subscriptions: vec![deliver, wake, node],
         })
     }
 
@@ -54,7 +79,7 @@ impl DeliveryRouter {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(m: &Message) -> Result<T, HandlerError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(m: &Message) -> Result<T, HandlerError> {
     serde_json::from_slice(m.payload())
         .map_err(|e| HandlerError::dead_letter(format!("not a delivery notice: {e}")))
 }
@@ -70,12 +95,19 @@ async fn route(state: &DmState, m: &Message) -> Result<(), HandlerError> {
             &sender,
             DeviceId::from_string(device),
             seq,
-        );
+        )
+        .await;
     }
     Ok(())
 }
 
-fn route_one(state: &DmState, message_id: &MessageId, sender: &UserId, device: DeviceId, seq: u64) {
+async fn route_one(
+    state: &DmState,
+    message_id: &MessageId,
+    sender: &UserId,
+    device: DeviceId,
+    seq: u64,
+) {
     let deliver = spans::child(
         "messaging.deliver",
         vec![
@@ -83,66 +115,99 @@ fn route_one(state: &DmState, message_id: &MessageId, sender: &UserId, device: D
             KeyValue::new("device.id", device.to_string()),
         ],
     );
-    let _in_deliver = deliver.clone().attach();
-    let route = spans::child(
-        "messaging.route_delivery",
-        vec![
-            KeyValue::new("recipient.device_id", device.to_string()),
-            KeyValue::new("message.id", message_id.to_string()),
-        ],
-    );
-    let _in_route = route.clone().attach();
-    let session = state.sessions().get(&device);
-    let check = spans::child("messaging.check_ws_connection", Vec::new());
-    check
+    let route = {
+        let _in_deliver = deliver.clone().attach();
+        spans::child(
+            "messaging.route_delivery",
+            vec![
+                KeyValue::new("recipient.device_id", device.to_string()),
+                KeyValue::new("message.id", message_id.to_string()),
+            ],
+        )
+    };
+    let forwarded_to = if state.sessions().get(&device).is_some() {
+        None
+    } else {
+        forward(state, &route, &device, seq, message_id, sender).await
+    };
+    let method = match forwarded_to {
+        Some(node) => {
+            route
+                .span()
+                .set_attribute(KeyValue::new("delivery.forwarded_to", node));
+            "websocket"
+        }
+        None => wake_or_push(
+            state,
+            &route,
+            device,
+            seq,
+            message_id.clone(),
+            sender.clone(),
+        ),
+    };
+    deliver
         .span()
-        .set_attribute(KeyValue::new("websocket.connected", session.is_some()));
-    if let Some(s) = &session {
-        check.span().set_attribute(KeyValue::new(
-            "websocket.server",
-            state.config().node_id.clone(),
-        ));
-        check.span().set_attribute(KeyValue::new(
-            "websocket.session_age_seconds",
-            s.started.elapsed().as_secs() as i64,
-        ));
-    }
-    check.span().end();
-    match session {
-        Some(session) => {
-            deliver
-                .span()
-                .set_attribute(KeyValue::new("delivery.method", "websocket"));
-            session.wake(Some(Hint {
-                seq,
-                route: route.clone(),
-            }));
-        }
-        None => {
-            deliver
-                .span()
-                .set_attribute(KeyValue::new("delivery.method", "push"));
-            let (state, message_id, sender, parent) = (
-                state.clone(),
-                message_id.clone(),
-                sender.clone(),
-                route.clone(),
-            );
-            state.clone().tasks().spawn(async move {
-                push_fallback(&state, device, seq, message_id, sender, Some(parent)).await;
-            });
-        }
-    }
+        .set_attribute(KeyValue::new("delivery.method", method));
     route.span().end();
     deliver.span().end();
 }
 
-fn wake(state: &DmState, m: &Message) -> Result<(), HandlerError> {
-    let notice: WakeNotice = parse(m)?;
-    for device in notice.devices {
-        if let Some(session) = state.sessions().get(&DeviceId::from_string(device)) {
-            session.wake(None);
+/// Sends the delivery to the live node holding `device`'s session, if that is another node;
+/// returns that node. The hop is published inside `route`, so the trace continues there.
+async fn forward(
+    state: &DmState,
+    route: &Context,
+    device: &DeviceId,
+    seq: u64,
+    message_id: &MessageId,
+    sender: &UserId,
+) -> Option<String> {
+    let node = remote_owner(state, device).await?;
+    let notice = NodeNotice::Deliver {
+        message_id: message_id.to_string(),
+        sender_user: sender.to_string(),
+        device: device.to_string(),
+        seq,
+    };
+    publish(state, &node_topic(state, &node), &notice, device.as_str())
+        .with_context(route.clone())
+        .await
+        .then_some(node)
+}
+
+/// The other live node holding `device`'s session. Unreachable directory: none (push instead).
+async fn remote_owner(state: &DmState, device: &DeviceId) -> Option<String> {
+    match state.directory().locate(device).await {
+        Ok(Some(node)) if node != state.config().node_id => Some(node),
+        Ok(_) => None,
+        Err(err) => {
+            tracing::warn!(%err, "session directory unavailable; not routing to another node");
+            None
         }
+    }
+}
+
+async fn wake(state: &DmState, m: &Message) -> Result<(), HandlerError> {
+    let notice: WakeNotice = parse(m)?;
+    let mut remote: HashMap<String, Vec<String>> = HashMap::new();
+    for device in notice.devices {
+        let id = DeviceId::from_string(device);
+        if let Some(session) = state.sessions().get(&id) {
+            session.wake(None);
+        } else if let Some(node) = remote_owner(state, &id).await {
+            remote.entry(node).or_default().push(id.to_string());
+        }
+    }
+    for (node, devices) in remote {
+        let key = node.clone();
+        publish(
+            state,
+            &node_topic(state, &node),
+            &NodeNotice::Wake { devices },
+            &key,
+        )
+        .await;
     }
     Ok(())
 }

@@ -73,12 +73,15 @@ impl Sessions {
         }
     }
 
-    /// Removes the device's session if it is still `id` (a newer one may have replaced it).
-    pub(crate) fn unregister(&self, device: &DeviceId, id: u64) {
+    /// Removes the device's session if it is still `id` (a newer one may have replaced it);
+    /// says whether it did.
+    pub(crate) fn unregister(&self, device: &DeviceId, id: u64) -> bool {
         let mut map = self.lock();
-        if map.get(device).is_some_and(|h| h.id == id) {
+        let current = map.get(device).is_some_and(|h| h.id == id);
+        if current {
             map.remove(device);
         }
+        current
     }
 
     pub(crate) fn get(&self, device: &DeviceId) -> Option<SessionHandle> {

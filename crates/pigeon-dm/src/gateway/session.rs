@@ -69,6 +69,11 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
     let id = handle.id;
     drop(handle);
     let device_id = device.device_id.clone();
+    // Other nodes route this device's deliveries here from now on. A failed claim only means
+    // they push instead; the session reads the mailbox itself either way.
+    if let Err(err) = state.directory().claim(&device_id).await {
+        tracing::warn!(%err, "session not claimed in the directory");
+    }
     let mut session = Session {
         state: state.clone(),
         device,
@@ -77,7 +82,12 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         hints: HashMap::new(),
     };
     let end = session.serve(&mut socket, &mut hints, &wake, id).await;
-    state.sessions().unregister(&device_id, id);
+    // Replaced by a newer session on this node: that one holds the claim now.
+    if state.sessions().unregister(&device_id, id)
+        && let Err(err) = state.directory().release(&device_id).await
+    {
+        tracing::warn!(%err, "session not released in the directory");
+    }
     if let End::Close(code, reason) = end {
         let _ = socket
             .send(WsMessage::Close(Some(CloseFrame {

@@ -1,0 +1,95 @@
+//! The last hop on the node that holds (or held) the device's session: wake it, or push.
+//!
+//! Shared by the router (the device is connected to the node that took the notice) and by a
+//! node's own topic (another node's router sent the delivery here), so the
+//! `messaging.check_ws_connection` span and its `websocket.server` read the same either way.
+
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
+use pigeon_bus::{HandlerError, Message};
+use pigeon_store::{DeviceId, MessageId, UserId};
+
+use super::{NodeNotice, push_fallback};
+use crate::DmState;
+use crate::gateway::Hint;
+use crate::spans;
+
+/// Wakes `device`'s session on this node with the entry `seq`, or hands the entry to push when
+/// there is none. `route` is the context the delivery was routed in (parent of the spans here
+/// and of the session's `messaging.deliver_websocket`). Returns the `delivery.method`.
+pub(super) fn wake_or_push(
+    state: &DmState,
+    route: &Context,
+    device: DeviceId,
+    seq: u64,
+    message_id: MessageId,
+    sender: UserId,
+) -> &'static str {
+    let session = state.sessions().get(&device);
+    let check = {
+        let _in_route = route.clone().attach();
+        spans::child("messaging.check_ws_connection", Vec::new())
+    };
+    check
+        .span()
+        .set_attribute(KeyValue::new("websocket.connected", session.is_some()));
+    if let Some(s) = &session {
+        check.span().set_attribute(KeyValue::new(
+            "websocket.server",
+            state.config().node_id.clone(),
+        ));
+        check.span().set_attribute(KeyValue::new(
+            "websocket.session_age_seconds",
+            s.started.elapsed().as_secs() as i64,
+        ));
+    }
+    check.span().end();
+    match session {
+        Some(session) => {
+            session.wake(Some(Hint {
+                seq,
+                route: route.clone(),
+            }));
+            "websocket"
+        }
+        None => {
+            let (task_state, parent) = (state.clone(), route.clone());
+            state.tasks().spawn(async move {
+                push_fallback(&task_state, device, seq, message_id, sender, Some(parent)).await;
+            });
+            "push"
+        }
+    }
+}
+
+/// A notice on this node's own topic: another node routed deliveries to sessions here.
+pub(super) fn on_node_notice(state: &DmState, m: &Message) -> Result<(), HandlerError> {
+    let notice: NodeNotice = super::router::parse(m)?;
+    match notice {
+        NodeNotice::Deliver {
+            message_id,
+            sender_user,
+            device,
+            seq,
+        } => {
+            // The bus made the `process` span of this hop current: a child of the sender's
+            // route span on the other node, so the trace runs on here.
+            wake_or_push(
+                state,
+                &Context::current(),
+                DeviceId::from_string(device),
+                seq,
+                MessageId::from_string(message_id),
+                UserId::from_string(sender_user),
+            );
+        }
+        NodeNotice::Wake { devices } => {
+            for device in devices {
+                if let Some(session) = state.sessions().get(&DeviceId::from_string(device)) {
+                    session.wake(None);
+                }
+            }
+        }
+    }
+    Ok(())
+}
