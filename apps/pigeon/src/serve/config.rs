@@ -39,6 +39,23 @@ pub(crate) struct ServeArgs {
     /// Sends one device may make in a burst [default: 200]
     #[arg(long, env = "PIGEON_SEND_BURST", value_name = "N")]
     send_burst: Option<f64>,
+    /// The DM store: `sqlite` (in the data dir) or `postgres://…` (PostgreSQL, shared by the
+    /// nodes of a cluster) [default: sqlite]
+    #[arg(long, env = "PIGEON_STORE", value_name = "URL")]
+    store: Option<String>,
+    /// PostgreSQL schema for Pigeon's tables (created if missing) [default: the connection's
+    /// search_path]
+    #[arg(long, env = "PIGEON_POSTGRES_SCHEMA", value_name = "NAME")]
+    postgres_schema: Option<String>,
+    /// This node's name in a cluster: letters, digits, `-`, `_` [default: the host name, or
+    /// node-1]
+    #[arg(long, env = "PIGEON_NODE_ID", value_name = "ID")]
+    node_id: Option<String>,
+    /// Cluster name: prefixes every DM bus topic, NATS stream and KV bucket, so several
+    /// clusters share one NATS server. Nodes with the same `--bus nats://…` and `--cluster`
+    /// route deliveries to each other [default: none]
+    #[arg(long, env = "PIGEON_CLUSTER", value_name = "NAME")]
+    cluster: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +66,10 @@ struct FileConfig {
     bus: Option<String>,
     sends_per_second: Option<f64>,
     send_burst: Option<f64>,
+    store: Option<String>,
+    postgres_schema: Option<String>,
+    node_id: Option<String>,
+    cluster: Option<String>,
 }
 
 /// Where the bus runs.
@@ -74,12 +95,24 @@ impl std::str::FromStr for BusTarget {
     }
 }
 
+/// Where the DM store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreTarget {
+    /// SQLite in the data dir.
+    Sqlite,
+    /// PostgreSQL at this URL, in this schema when given.
+    Postgres { url: String, schema: Option<String> },
+}
+
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct ServeConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) data_dir: PathBuf,
     pub(crate) bus: BusTarget,
+    pub(crate) store: StoreTarget,
+    /// The cluster name (empty without `--cluster`).
+    pub(crate) cluster: String,
     pub(crate) dm: pigeon_dm::DmConfig,
 }
 
@@ -90,6 +123,26 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let bus = self.bus.or(file.bus).unwrap_or_else(|| "memory".into());
+        let store = match self.store.or(file.store).as_deref() {
+            None | Some("sqlite") => StoreTarget::Sqlite,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreTarget::Postgres {
+                    url: url.to_owned(),
+                    schema: self.postgres_schema.or(file.postgres_schema),
+                }
+            }
+            Some(other) => {
+                anyhow::bail!("unknown store {other:?}: use `sqlite` or `postgres://…`")
+            }
+        };
+        let cluster = self.cluster.or(file.cluster).unwrap_or_default();
+        check_name("cluster name", &cluster, true)?;
+        let node_id = self
+            .node_id
+            .or(file.node_id)
+            .unwrap_or_else(default_node_id);
+        check_name("node id", &node_id, false)?;
+        let postgres = matches!(store, StoreTarget::Postgres { .. });
         Ok(ServeConfig {
             listen: match self.listen.or(file.listen) {
                 Some(addr) => addr,
@@ -100,6 +153,7 @@ impl ServeArgs {
                 .or(file.data_dir)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             bus: bus.parse()?,
+            store,
             dm: {
                 let mut dm = pigeon_dm::DmConfig::default();
                 if let Some(rate) = self.sends_per_second.or(file.sends_per_second) {
@@ -108,10 +162,39 @@ impl ServeArgs {
                 if let Some(burst) = self.send_burst.or(file.send_burst) {
                     dm.send_burst = burst;
                 }
+                dm.node_id = node_id;
+                if postgres {
+                    dm.db_system = "postgresql".into();
+                }
+                if !cluster.is_empty() {
+                    dm.topic_prefix = format!("{cluster}.");
+                }
                 dm
             },
+            cluster,
         })
     }
+}
+
+/// The host name when it is a valid node id, else `node-1`.
+fn default_node_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| check_name("", h, false).is_ok())
+        .unwrap_or_else(|| "node-1".into())
+}
+
+/// Node ids and cluster names become topic tokens, consumer groups and KV keys:
+/// `[A-Za-z0-9_-]`, non-empty unless `may_be_empty`.
+fn check_name(what: &str, name: &str, may_be_empty: bool) -> anyhow::Result<()> {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain || (name.is_empty() && !may_be_empty) {
+        anyhow::bail!("{what} {name:?} may only hold letters, digits, `-` and `_`");
+    }
+    Ok(())
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -132,6 +215,10 @@ mod tests {
             bus: None,
             sends_per_second: None,
             send_burst: None,
+            store: None,
+            postgres_schema: None,
+            node_id: None,
+            cluster: None,
         }
     }
 
@@ -167,5 +254,27 @@ mod tests {
         let err = args(None, Some(path)).resolve().unwrap_err();
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
         assert!("kafka://x".parse::<BusTarget>().is_err());
+    }
+
+    #[test]
+    fn cluster_flags_set_the_prefix_node_and_store() {
+        let mut a = args(None, None);
+        a.cluster = Some("blue".into());
+        a.node_id = Some("n2".into());
+        a.store = Some("postgres://postgres@127.0.0.1/test".into());
+        a.postgres_schema = Some("s1".into());
+        let c = a.resolve().unwrap();
+        assert_eq!(c.dm.topic_prefix, "blue.");
+        assert_eq!(c.dm.node_id, "n2");
+        assert_eq!(
+            c.store,
+            StoreTarget::Postgres {
+                url: "postgres://postgres@127.0.0.1/test".into(),
+                schema: Some("s1".into())
+            }
+        );
+        let mut bad = args(None, None);
+        bad.node_id = Some("a.b".into());
+        assert!(bad.resolve().is_err());
     }
 }

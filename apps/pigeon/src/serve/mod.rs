@@ -1,6 +1,8 @@
 //! `pigeon serve`: the main job on embedded defaults.
 //!
 //! * `config`: flags, env, file, defaults.
+//! * `cluster`: the store and session directory shared with other nodes (`--store
+//!   postgres://…`, `--bus nats://…`, `--cluster`, `--node-id`).
 //! * `http`: `/healthz` and `/readyz`. Merged beside them: the journey API and web UI at `/ui`
 //!   (`pigeon-journey-web`), `/metrics`, the DM API (`pigeon-dm`) over the SQLite store in the
 //!   data dir, and the OTLP/HTTP receiver (`POST /v1/traces`, `pigeon-otlp`) so other
@@ -13,6 +15,7 @@
 //! bus down (the durable log syncs), then flush telemetry — so nothing accepted is lost and the
 //! last spans still leave.
 
+mod cluster;
 mod config;
 mod http;
 
@@ -20,10 +23,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
-use pigeon_dm::{DeliveryRouter, DmState};
+use pigeon_dm::{DeliveryRouter, DmState, SessionDirectory};
 use pigeon_journey::{JourneyStore, StoreConfig};
 use pigeon_push::{PushConfig, Pusher, VapidKeys};
-use pigeon_store::SqliteStore;
 use pigeon_telemetry::JourneyConsumer;
 use tokio::net::TcpListener;
 
@@ -46,9 +48,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .spawn_drainer(JOURNEY_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     telemetry.add_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())));
-    let backend = open_bus(&config).await?;
+    let (backend, nats) = open_bus(&config).await?;
     let bus = Bus::builder_shared(backend.clone()).build();
-    let dm = open_dm(&config, bus.clone()).await?;
+    let (directory, nats_directory) = cluster::open_directory(&config, nats).await?;
+    let dm = open_dm(&config, bus.clone(), directory).await?;
     let delivery = DeliveryRouter::start(&dm)
         .await
         .context("starting the delivery router")?;
@@ -73,6 +76,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("serving HTTP")?;
     tracing::info!("shutting down");
     delivery.shutdown().await;
+    if let Some(directory) = nats_directory {
+        directory.shutdown().await;
+    }
     dm.drain(DRAIN_TIMEOUT).await;
     bus.shutdown().await;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
@@ -95,41 +101,55 @@ fn telemetry_config() -> anyhow::Result<pigeon_telemetry::TelemetryConfig> {
     })
 }
 
-/// The DM API over the SQLite store in the data dir, with the VAPID key pair kept there too
-/// (made at first start).
-async fn open_dm(config: &ServeConfig, bus: Bus) -> anyhow::Result<DmState> {
+/// The DM API over its store (SQLite in the data dir by default), with the VAPID key pair kept
+/// in the data dir (made at first start).
+async fn open_dm(
+    config: &ServeConfig,
+    bus: Bus,
+    directory: Arc<dyn SessionDirectory>,
+) -> anyhow::Result<DmState> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(config.data_dir.join("dm.sqlite"))
-        .await
-        .context("opening the DM store")?;
+    let store = cluster::open_store(config).await?;
     let vapid_path = config.data_dir.join("vapid.key");
     let vapid = tokio::task::spawn_blocking(move || VapidKeys::load_or_create(vapid_path))
         .await?
         .context("loading the VAPID key pair")?;
     let pusher = Pusher::new(PushConfig::from_env()?, vapid).context("setting up push")?;
-    Ok(DmState::new(
-        Arc::new(store),
+    Ok(DmState::with_directory(
+        store,
         bus,
         config.dm.clone(),
         Some(pusher),
+        directory,
     ))
 }
 
-async fn open_bus(config: &ServeConfig) -> anyhow::Result<Arc<dyn Backend>> {
+/// The bus backend, and the NATS connection when it is NATS (the session directory uses it
+/// too). A cluster name prefixes the NATS stream names.
+async fn open_bus(
+    config: &ServeConfig,
+) -> anyhow::Result<(Arc<dyn Backend>, Option<async_nats::Client>)> {
     Ok(match &config.bus {
         BusTarget::Memory => {
             let memory = MemoryConfig {
                 data_dir: Some(config.data_dir.join("bus")),
                 ..MemoryConfig::default()
             };
-            Arc::new(MemoryBackend::open(memory).context("opening the durable bus log")?)
+            let backend = MemoryBackend::open(memory).context("opening the durable bus log")?;
+            (Arc::new(backend), None)
         }
-        BusTarget::Nats(url) => Arc::new(
-            pigeon_bus_nats::NatsBackend::connect(url, pigeon_bus_nats::NatsConfig::new())
+        BusTarget::Nats(url) => {
+            let mut nats = pigeon_bus_nats::NatsConfig::new();
+            if !config.cluster.is_empty() {
+                nats = nats.stream_prefix(format!("PIGEON_{}_", config.cluster));
+            }
+            let backend = pigeon_bus_nats::NatsBackend::connect(url, nats)
                 .await
-                .with_context(|| format!("connecting to NATS at {url}"))?,
-        ),
+                .with_context(|| format!("connecting to NATS at {url}"))?;
+            let client = backend.client().clone();
+            (Arc::new(backend), Some(client))
+        }
     })
 }
