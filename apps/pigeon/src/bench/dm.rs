@@ -6,6 +6,10 @@
 //! `--rate` messages per second in all. The send time rides inside the encrypted text, so the
 //! delivery latency is measured where the message is decrypted. `--idle N` instead measures the
 //! server's memory per idle authenticated connection.
+//!
+//! `--nodes N` runs N `pigeon serve` processes as one cluster (same `--bus nats://…`, same
+//! `--store postgres://…`, a fresh cluster name and schema) and spreads the pairs so a sender
+//! and its recipient sit on different nodes: every delivery and receipt crosses nodes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,10 +45,22 @@ pub(crate) struct DmBenchArgs {
     /// Print one JSON object on the last line.
     #[arg(long)]
     json: bool,
+    /// `pigeon serve` nodes to run as one cluster; more than one needs `--bus nats://…` and
+    /// `--store postgres://…`.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// The servers' bus (`--bus` of `pigeon serve`). Default: memory.
+    #[arg(long, value_name = "URL")]
+    bus: Option<String>,
+    /// The servers' store (`--store` of `pigeon serve`), in a fresh schema when PostgreSQL.
+    /// Default: SQLite.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Report {
+    nodes: usize,
     pairs: usize,
     sent: u64,
     delivered: u64,
@@ -73,15 +89,50 @@ struct Counters {
 
 pub(crate) async fn run(args: DmBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = ServerProcess::start(dir.path())?;
-    eprintln!("bench dm: pigeon serve at {}", server.base);
+    let servers = start_servers(dir.path(), &args)?;
     match args.idle {
-        Some(idle) => run_idle(&server, idle, args.json).await,
-        None => run_pairs(&server, &args).await,
+        Some(idle) => run_idle(&servers[0], idle, args.json).await,
+        None => run_pairs(&servers, &args).await,
     }
 }
 
-async fn run_pairs(server: &ServerProcess, args: &DmBenchArgs) -> anyhow::Result<()> {
+/// The `pigeon serve` processes: one, or `--nodes` of one fresh cluster.
+fn start_servers(dir: &std::path::Path, args: &DmBenchArgs) -> anyhow::Result<Vec<ServerProcess>> {
+    let nodes = args.nodes.max(1);
+    let postgres = args
+        .store
+        .as_deref()
+        .is_some_and(|s| s.starts_with("postgres"));
+    let nats = args.bus.as_deref().is_some_and(|b| b.starts_with("nats"));
+    if nodes > 1 && !(postgres && nats) {
+        anyhow::bail!("--nodes {nodes} needs --bus nats://… and --store postgres://…");
+    }
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let mut shared = Vec::new();
+    if let Some(bus) = &args.bus {
+        shared.extend(["--bus".to_owned(), bus.clone()]);
+    }
+    if let Some(store) = &args.store {
+        shared.extend(["--store".to_owned(), store.clone()]);
+    }
+    if postgres {
+        shared.extend(["--postgres-schema".to_owned(), format!("bench_{tag}")]);
+    }
+    if nats {
+        shared.extend(["--cluster".to_owned(), format!("bench{}", &tag[20..])]);
+    }
+    (1..=nodes)
+        .map(|i| {
+            let mut flags = shared.clone();
+            flags.extend(["--node-id".to_owned(), format!("node-{i}")]);
+            let server = ServerProcess::start(&dir.join(format!("node-{i}")), &flags)?;
+            eprintln!("bench dm: pigeon serve node-{i} at {}", server.base);
+            Ok(server)
+        })
+        .collect()
+}
+
+async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Result<()> {
     eprintln!("bench dm: registering {} pairs…", args.pairs);
     let epoch = Instant::now();
     let counters = Arc::new(Counters::default());
@@ -92,9 +143,11 @@ async fn run_pairs(server: &ServerProcess, args: &DmBenchArgs) -> anyhow::Result
     let mut senders = Vec::new();
     for i in 0..args.pairs {
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        let alice =
-            Client::register(&server.base, &format!("a{i}-{}", &tag[20..]), "bench").await?;
-        let bob = Client::register(&server.base, &format!("b{i}-{}", &tag[20..]), "bench").await?;
+        // Sender on node i, recipient on the next one: with several nodes, every hop crosses.
+        let home = &servers[i % servers.len()].base;
+        let away = &servers[(i + 1) % servers.len()].base;
+        let alice = Client::register(home, &format!("a{i}-{}", &tag[20..]), "bench").await?;
+        let bob = Client::register(away, &format!("b{i}-{}", &tag[20..]), "bench").await?;
         let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
         // The recipient: decrypt, ack (the connection does), measure.
         let mut bob_live = bob.connect().await?;
@@ -217,7 +270,14 @@ async fn run_pairs(server: &ServerProcess, args: &DmBenchArgs) -> anyhow::Result
     let sent = counters.sent.load(Ordering::Relaxed) - base.0;
     let (d50, d99) = deliver.percentiles()?;
     let (_, r99) = receipt.percentiles()?;
+    let mut rss = 0;
+    let mut spans_dropped = 0;
+    for server in servers {
+        rss += server.rss_bytes()?;
+        spans_dropped += server.spans_dropped().await?;
+    }
     let report = Report {
+        nodes: servers.len(),
         pairs: args.pairs,
         sent,
         delivered: counters.delivered.load(Ordering::Relaxed) - base.1,
@@ -226,11 +286,12 @@ async fn run_pairs(server: &ServerProcess, args: &DmBenchArgs) -> anyhow::Result
         deliver_p50_ms: d50 as f64 / 1e3,
         deliver_p99_ms: d99 as f64 / 1e3,
         receipt_p99_ms: r99 as f64 / 1e3,
-        server_rss_mb: server.rss_bytes()? as f64 / (1 << 20) as f64,
-        spans_dropped: server.spans_dropped().await?,
+        server_rss_mb: rss as f64 / (1 << 20) as f64,
+        spans_dropped,
     };
     eprintln!(
-        "bench dm: {} pairs, {:.0} msgs/s, deliver p50 {:.2} ms p99 {:.2} ms, receipt p99 {:.2} ms, server {:.0} MiB, {} spans dropped",
+        "bench dm: {} nodes, {} pairs, {:.0} msgs/s, deliver p50 {:.2} ms p99 {:.2} ms, receipt p99 {:.2} ms, servers {:.0} MiB, {} spans dropped",
+        report.nodes,
         report.pairs,
         report.msgs_per_s,
         report.deliver_p50_ms,

@@ -15,12 +15,14 @@ pub(crate) struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `pigeon serve` on a free loopback port over `data_dir`, tracing every request
-    /// into its in-process span sink.
-    pub(crate) fn start(data_dir: &Path) -> anyhow::Result<Self> {
+    /// Starts `pigeon serve` on a free loopback port over `data_dir`, with `extra` flags (a
+    /// cluster node's `--bus`, `--store`, …), tracing every request into its in-process span
+    /// sink.
+    pub(crate) fn start(data_dir: &Path, extra: &[String]) -> anyhow::Result<Self> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("OTEL_TRACES_SAMPLER", "always_on")
             // The load generator sends as fast as the server takes it: no per-device limit.
             .env("PIGEON_SENDS_PER_SECOND", "1000000")
