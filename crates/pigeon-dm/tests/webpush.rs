@@ -42,8 +42,12 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn server() -> Server {
+    server_with(ACK_TIMEOUT).await
+}
+
+async fn server_with(ack_timeout: Duration) -> Server {
     start(DmConfig {
-        ack_timeout: ACK_TIMEOUT,
+        ack_timeout,
         ..DmConfig::default()
     })
     .await
@@ -361,5 +365,69 @@ async fn acked_messages_and_receipts_never_push() {
         kinds.iter().filter(|k| *k == "read_receipt").count(),
         2,
         "{kinds:?}"
+    );
+}
+
+/// A device that takes a delivery and drops the connection before acking (an app closed) is
+/// still pushed once its ack timeout is over — not earlier, and not at all for a message it
+/// acks on a new connection within that time.
+#[tokio::test]
+async fn a_delivery_dropped_before_its_ack_is_pushed_at_the_timeout() {
+    if !python_with(&["http_ece", "cryptography"]) {
+        return;
+    }
+    let server = server().await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 3).await;
+    let endpoint = Endpoint::start(vec![]).await;
+    let bob_push = subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
+
+    let mut bob_ws = session(&server, &bob).await;
+    let sent_at = Instant::now();
+    let (dropped, olm_body) = message(&server, &alice, &bob, "are you there").await;
+    let deliver = frame(&mut bob_ws).await;
+    assert_eq!(
+        deliver["entry"]["message_id"],
+        dropped.as_str(),
+        "{deliver}"
+    );
+    drop(bob_ws);
+    let pushed = requests(&endpoint, 1).await;
+    assert_eq!(pushed.len(), 1);
+    assert!(
+        pushed[0].at - sent_at >= ACK_TIMEOUT,
+        "pushed {:?} after the send, before the ack timeout",
+        pushed[0].at - sent_at
+    );
+    let notice = decrypt(&pushed[0], &bob_push);
+    check_notice(&notice, &dropped, &alice, &["are you there", &olm_body]);
+
+    // Dropped, then acked on a new connection within the timeout: no push. A timeout long
+    // enough that the reconnect and ack surely come first, even on a loaded machine.
+    let patient = Duration::from_secs(2);
+    let server = server_with(patient).await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 3).await;
+    let endpoint = Endpoint::start(vec![]).await;
+    subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
+    let mut bob_ws = session(&server, &bob).await;
+    let (acked, _) = message(&server, &alice, &bob, "second").await;
+    let deliver = frame(&mut bob_ws).await;
+    assert_eq!(deliver["entry"]["message_id"], acked.as_str(), "{deliver}");
+    drop(bob_ws);
+    let mut bob_ws = session(&server, &bob).await;
+    let again = frame(&mut bob_ws).await;
+    assert_eq!(again["entry"]["message_id"], acked.as_str(), "{again}");
+    send_frame(
+        &mut bob_ws,
+        json!({"type": "ack", "seq": again["entry"]["seq"]}),
+    )
+    .await;
+    tokio::time::sleep(patient + Duration::from_secs(1)).await;
+    assert!(
+        endpoint.requests().is_empty(),
+        "no push for a message acked in time"
     );
 }

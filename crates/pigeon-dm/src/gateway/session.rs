@@ -3,8 +3,9 @@
 //! The session reads its mailbox from the store after a cursor, so what it sends never depends
 //! on which wake-ups arrived: at connect it sends every unacked entry (cursor 0), later what is
 //! new. Each delivery is in flight until acked; one not acked within the ack timeout gets the
-//! `websocket_delivery_timeout` event and goes to push (messages only, never receipts), and is
-//! sent again at the next connection if still unacked.
+//! `websocket_delivery_timeout` event and goes to push (messages only, never receipts) — also
+//! when the connection drops before the timeout — and is sent again at the next connection if
+//! still unacked.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -369,9 +370,24 @@ impl Session {
         }
     }
 
-    /// The connection is gone: end the spans of what was never acked.
+    /// The connection is gone: end the spans of what was never acked, and keep each message's
+    /// promise of a push at its ack timeout — a device that drops the connection right after
+    /// a delivery (an app closed) still hears of the message, unless it acks it meanwhile on a
+    /// new connection (`push_fallback` checks).
     fn abandon(&mut self) {
-        for (_, flight) in std::mem::take(&mut self.in_flight) {
+        let timeout = self.state.config().ack_timeout;
+        for (seq, flight) in std::mem::take(&mut self.in_flight) {
+            if !flight.timed_out
+                && let Some((message_id, sender, _)) = flight.message.clone()
+            {
+                let (state, device) = (self.state.clone(), self.device.device_id.clone());
+                let due = flight.sent + timeout;
+                let parent = flight.route.clone().or_else(|| Some(flight.span.clone()));
+                self.state.tasks().spawn(async move {
+                    tokio::time::sleep_until(due.into()).await;
+                    push_fallback(&state, device, seq, message_id, sender, parent).await;
+                });
+            }
             finish(&self.state, flight, false);
         }
     }
