@@ -28,11 +28,13 @@ pub(crate) async fn set(
 pub(crate) async fn delete(
     tx: &Transaction<'_>,
     device: &DeviceId,
+    only_if: Option<&str>,
 ) -> Result<bool, Failure<StoreError>> {
     let deleted = execute(
         tx,
-        "DELETE FROM push_subscriptions WHERE device_id = $1",
-        &[&device.as_str()],
+        "DELETE FROM push_subscriptions
+         WHERE device_id = $1 AND ($2::text IS NULL OR subscription = $2)",
+        &[&device.as_str(), &only_if],
     )
     .await?;
     Ok(deleted > 0)

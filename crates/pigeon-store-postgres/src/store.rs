@@ -228,9 +228,10 @@ impl Store for PostgresStore {
     fn delete_push_subscription(
         &self,
         device: DeviceId,
+        only_if: Option<String>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        write(&self.pool, device, |tx, device| {
-            push::delete(tx, device).boxed()
+        write(&self.pool, (device, only_if), |tx, (device, only_if)| {
+            push::delete(tx, device, only_if.as_deref()).boxed()
         })
         .boxed()
     }

@@ -145,10 +145,15 @@ pub trait Store: Send + Sync {
         subscription: String,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 
-    /// Deletes the device's push subscription (e.g. after a 404/410 from the push service);
-    /// returns whether there was one.
-    fn delete_push_subscription(&self, device: DeviceId)
-    -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Deletes the device's push subscription; returns whether one was deleted. With
+    /// `only_if`, only while the stored subscription is still exactly that one: a push
+    /// service's 404/410 about an old subscription must not delete the one the device
+    /// registered meanwhile.
+    fn delete_push_subscription(
+        &self,
+        device: DeviceId,
+        only_if: Option<String>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// The device's push subscription, if any.
     fn push_subscription(

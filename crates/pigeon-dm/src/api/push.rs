@@ -39,7 +39,7 @@ pub(super) async fn unregister(
 ) -> Result<StatusCode, ApiError> {
     state
         .store()
-        .delete_push_subscription(caller.device_id)
+        .delete_push_subscription(caller.device_id, None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

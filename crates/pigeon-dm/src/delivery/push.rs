@@ -32,9 +32,9 @@ pub(crate) async fn push_fallback(
     let Some(pusher) = state.pusher() else {
         return;
     };
-    let subscription = match state.store().push_subscription(device.clone()).await {
+    let (subscription, stored) = match state.store().push_subscription(device.clone()).await {
         Ok(Some(json)) => match serde_json::from_str::<PushSubscription>(&json) {
-            Ok(s) => s,
+            Ok(s) => (s, json),
             Err(err) => {
                 tracing::error!(%err, device = %device, "stored push subscription is unreadable");
                 return;
@@ -71,7 +71,13 @@ pub(crate) async fn push_fallback(
         }
         Ok(PushOutcome::Gone { .. }) => {
             span.add_event("push_subscription_gone", Vec::new());
-            if let Err(err) = state.store().delete_push_subscription(device).await {
+            // Only the subscription that is gone: the device may have registered a new one
+            // while this push was under way.
+            let deleted = state
+                .store()
+                .delete_push_subscription(device, Some(stored))
+                .await;
+            if let Err(err) = deleted {
                 tracing::warn!(%err, "could not delete a gone push subscription");
             }
         }

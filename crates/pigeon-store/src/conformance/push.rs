@@ -45,8 +45,38 @@ pub async fn push_subscriptions_are_stored_per_device(harness: &dyn Harness) {
         store.push_subscriptions(p.user.clone()).await.unwrap(),
         want
     );
-    assert!(store.delete_push_subscription(b.clone()).await.unwrap());
-    assert!(!store.delete_push_subscription(b.clone()).await.unwrap());
+    // A 410 about an older subscription leaves the newer one in place.
+    let older = r#"{"endpoint":"https://push/1"}"#.to_string();
+    assert!(
+        !store
+            .delete_push_subscription(a.clone(), Some(older))
+            .await
+            .unwrap()
+    );
+    assert!(store.push_subscription(a.clone()).await.unwrap().is_some());
+    let current = r#"{"endpoint":"https://push/2"}"#.to_string();
+    assert!(
+        store
+            .delete_push_subscription(a.clone(), Some(current.clone()))
+            .await
+            .unwrap()
+    );
+    store
+        .set_push_subscription(a.clone(), current)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .delete_push_subscription(b.clone(), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_push_subscription(b.clone(), None)
+            .await
+            .unwrap()
+    );
     store
         .remove_device(p.user.clone(), c.clone())
         .await

@@ -239,8 +239,9 @@ impl Store for SqliteStore {
     fn delete_push_subscription(
         &self,
         device: DeviceId,
+        only_if: Option<String>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.write(move |c| push::delete(c, &device))
+        self.write(move |c| push::delete(c, &device, only_if.as_deref()))
     }
 
     fn push_subscription(

@@ -24,11 +24,18 @@ pub(super) fn set(
     Ok(())
 }
 
-pub(super) fn delete(conn: &Connection, device: &DeviceId) -> Result<bool, StoreError> {
+pub(super) fn delete(
+    conn: &Connection,
+    device: &DeviceId,
+    only_if: Option<&str>,
+) -> Result<bool, StoreError> {
     let n = conn
-        .prepare_cached("DELETE FROM push_subscriptions WHERE device_id = ?1")
+        .prepare_cached(
+            "DELETE FROM push_subscriptions
+             WHERE device_id = ?1 AND (?2 IS NULL OR subscription = ?2)",
+        )
         .db()?
-        .execute([device.as_str()])
+        .execute(params![device.as_str(), only_if])
         .db()?;
     Ok(n > 0)
 }
