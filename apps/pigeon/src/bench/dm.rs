@@ -76,7 +76,11 @@ struct Report {
 #[derive(Serialize)]
 struct IdleReport {
     idle: usize,
+    /// Server RSS growth from no connection to `idle`, per connection.
     rss_per_connection_kib: f64,
+    /// The same over the second half only, once caches that stop growing (SQLite pages, the
+    /// token cache, the allocator's own) are warm: what one more connection costs.
+    marginal_kib_per_connection: f64,
     server_rss_mb: f64,
 }
 
@@ -320,22 +324,32 @@ async fn run_idle(server: &ServerProcess, idle: usize, json: bool) -> anyhow::Re
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = server.rss_bytes()?;
     let mut connections = Vec::with_capacity(idle);
+    let mut halfway = before;
     for (i, client) in clients.iter().enumerate() {
         connections.push(client.connect().await?);
         if (i + 1) % 1000 == 0 {
             eprintln!("bench dm: {} connected", i + 1);
         }
+        if i + 1 == idle / 2 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            halfway = server.rss_bytes()?;
+        }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_bytes()?;
+    let kib_per = |bytes: u64, n: usize| bytes as f64 / n.max(1) as f64 / 1024.0;
     let report = IdleReport {
         idle,
-        rss_per_connection_kib: after.saturating_sub(before) as f64 / idle.max(1) as f64 / 1024.0,
+        rss_per_connection_kib: kib_per(after.saturating_sub(before), idle),
+        marginal_kib_per_connection: kib_per(after.saturating_sub(halfway), idle - idle / 2),
         server_rss_mb: after as f64 / (1 << 20) as f64,
     };
     eprintln!(
-        "bench dm: {} idle connections, {:.1} KiB each, server {:.0} MiB",
-        report.idle, report.rss_per_connection_kib, report.server_rss_mb
+        "bench dm: {} idle connections, {:.1} KiB each ({:.1} KiB for each of the second half), server {:.0} MiB",
+        report.idle,
+        report.rss_per_connection_kib,
+        report.marginal_kib_per_connection,
+        report.server_rss_mb
     );
     if json {
         println!("{}", serde_json::to_string(&report)?);

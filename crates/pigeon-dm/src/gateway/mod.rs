@@ -22,8 +22,9 @@ pub(crate) use registry::{Hint, Sessions};
 use crate::auth::authenticate;
 use crate::{ApiError, DmState};
 
-/// Read and write buffers per connection: small, so an idle connection costs little.
-const BUFFER: usize = 2 * 1024;
+/// Read buffer per connection: small, so an idle connection costs little (larger frames grow
+/// it; the write side has no buffer of its own).
+const BUFFER: usize = 512;
 
 #[derive(Deserialize)]
 pub(crate) struct WsQuery {
