@@ -96,8 +96,13 @@ pub(super) fn latest_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
+/// Prepared statements kept per connection: every statement of this module fits, so none is
+/// parsed again (rusqlite's default of 16 made the writer re-parse its statements in turn).
+const STATEMENT_CACHE: usize = 64;
+
 /// Pragmas for the write connection.
 pub(super) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -110,6 +115,7 @@ pub(super) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
 
 /// Pragmas for a read-only connection.
 pub(super) fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
         .db()
 }
