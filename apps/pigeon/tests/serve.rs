@@ -161,3 +161,44 @@ fn a_config_file_with_an_unknown_key_is_refused_with_its_name() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("listne"), "{stderr}");
 }
+
+/// Nodes given the same `--vapid-key` file sign Web Push with the same key (push services
+/// accept only the key a subscription was made with); without it each data dir has its own.
+#[test]
+fn nodes_sharing_a_vapid_key_file_offer_the_same_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared-vapid.key");
+    let shared = shared.to_str().unwrap();
+    let key_of = |serve: &Serve| {
+        let (status, body) = get(&serve.addr, "/v1/push/vapid");
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let node = |name: &str, extra: &[&str]| {
+        let data = dir.path().join(name);
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Serve::spawn(&args, &[])
+    };
+    let a = node("a", &["--vapid-key", shared]);
+    let key_a = key_of(&a);
+    let b = node("b", &["--vapid-key", shared]);
+    assert_eq!(
+        key_of(&b),
+        key_a,
+        "the second node loads the file the first made"
+    );
+    let own = node("c", &[]);
+    assert_ne!(
+        key_of(&own),
+        key_a,
+        "a node without --vapid-key makes its own"
+    );
+    assert!(dir.path().join("c/vapid.key").exists());
+}

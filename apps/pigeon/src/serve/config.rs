@@ -56,6 +56,11 @@ pub(crate) struct ServeArgs {
     /// route deliveries to each other [default: none]
     #[arg(long, env = "PIGEON_CLUSTER", value_name = "NAME")]
     cluster: Option<String>,
+    /// The VAPID key pair that signs Web Push requests, made there at first start. Push
+    /// services accept only the key a subscription was made with, so every node of a cluster
+    /// needs the same file [default: vapid.key in the data dir]
+    #[arg(long, env = "PIGEON_VAPID_KEY", value_name = "FILE")]
+    vapid_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +75,7 @@ struct FileConfig {
     postgres_schema: Option<String>,
     node_id: Option<String>,
     cluster: Option<String>,
+    vapid_key: Option<PathBuf>,
 }
 
 /// Where the bus runs.
@@ -113,6 +119,8 @@ pub(crate) struct ServeConfig {
     pub(crate) store: StoreTarget,
     /// The cluster name (empty without `--cluster`).
     pub(crate) cluster: String,
+    /// Where the VAPID key pair is kept.
+    pub(crate) vapid_key: PathBuf,
     pub(crate) dm: pigeon_dm::DmConfig,
 }
 
@@ -143,15 +151,20 @@ impl ServeArgs {
             .unwrap_or_else(default_node_id);
         check_name("node id", &node_id, false)?;
         let postgres = matches!(store, StoreTarget::Postgres { .. });
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         Ok(ServeConfig {
             listen: match self.listen.or(file.listen) {
                 Some(addr) => addr,
                 None => DEFAULT_LISTEN.parse()?,
             },
-            data_dir: self
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            vapid_key: self
+                .vapid_key
+                .or(file.vapid_key)
+                .unwrap_or_else(|| data_dir.join("vapid.key")),
+            data_dir,
             bus: bus.parse()?,
             store,
             dm: {
@@ -219,6 +232,7 @@ mod tests {
             postgres_schema: None,
             node_id: None,
             cluster: None,
+            vapid_key: None,
         }
     }
 
@@ -254,6 +268,18 @@ mod tests {
         let err = args(None, Some(path)).resolve().unwrap_err();
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
         assert!("kafka://x".parse::<BusTarget>().is_err());
+    }
+
+    #[test]
+    fn the_vapid_key_lives_in_the_data_dir_unless_named() {
+        let c = args(None, None).resolve().unwrap();
+        assert_eq!(c.vapid_key, c.data_dir.join("vapid.key"));
+        let mut a = args(None, None);
+        a.vapid_key = Some("/etc/pigeon/vapid.key".into());
+        assert_eq!(
+            a.resolve().unwrap().vapid_key,
+            PathBuf::from("/etc/pigeon/vapid.key")
+        );
     }
 
     #[test]

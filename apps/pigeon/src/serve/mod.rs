@@ -112,7 +112,7 @@ async fn open_dm(
         .await
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     let store = cluster::open_store(config).await?;
-    let vapid_path = config.data_dir.join("vapid.key");
+    let vapid_path = config.vapid_key.clone();
     let vapid = tokio::task::spawn_blocking(move || VapidKeys::load_or_create(vapid_path))
         .await?
         .context("loading the VAPID key pair")?;
