@@ -59,6 +59,8 @@ pub(crate) fn entry(entry: store::MailboxEntry) -> Result<wire::MailboxEntry, Ap
             envelope_type,
             ciphertext,
             sent_at_ms,
+            // Server-side only: how a late delivery links to its send.
+            trace_context: _,
         } => wire::MailboxItem::Message {
             message_id: id(message_id.as_str())?,
             sender: device_ref(&sender_user, &sender_device)?,

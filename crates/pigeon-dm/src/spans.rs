@@ -10,7 +10,7 @@ use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::HeaderExtractor;
 
@@ -27,6 +27,33 @@ pub(crate) fn child(name: &'static str, attrs: Vec<KeyValue>) -> Context {
         .with_attributes(attrs)
         .start_with_context(&tracer, &Context::current());
     Context::current_with_span(span)
+}
+
+/// Starts span `name` as the root of a trace of its own, with a span link to the span
+/// `traceparent` names: work long after that span (a delivery at a reconnect), which must not
+/// keep its trace open for hours, and still leads back to it. A plain root when `traceparent`
+/// is absent or malformed.
+pub(crate) fn linked_root(
+    name: &'static str,
+    attrs: Vec<KeyValue>,
+    traceparent: Option<&str>,
+) -> Context {
+    let tracer = tracer();
+    let mut builder = tracer.span_builder(name).with_attributes(attrs);
+    if let Some(linked) = traceparent.and_then(span_context_of) {
+        builder = builder.with_links(vec![Link::with_context(linked)]);
+    }
+    let span = builder.start_with_context(&tracer, &Context::new());
+    Context::new().with_span(span)
+}
+
+/// The span a `traceparent` names, if it parses.
+fn span_context_of(traceparent: &str) -> Option<SpanContext> {
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let cx = global::get_text_map_propagator(|p| p.extract(&carrier));
+    let linked = cx.span().span_context().clone();
+    linked.is_valid().then_some(linked)
 }
 
 /// The W3C `traceparent` of `cx`, for a frame (through the global propagator).

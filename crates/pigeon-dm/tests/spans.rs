@@ -1,5 +1,7 @@
 //! The server continues the client's trace: the HTTP SERVER span is a child of the request's
-//! `traceparent`, and `messaging.persist` (with the seed's attributes) is its child.
+//! `traceparent`, and `messaging.persist` (with the seed's attributes) is its child. A delivery
+//! long after the send (here: the recipient connects later) starts a trace of its own, linked
+//! to `messaging.persist`, so no trace stays open for hours and the journey still joins.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -69,5 +71,50 @@ async fn a_send_continues_the_clients_trace() {
     assert_eq!(attr("db.system").as_deref(), Some("sqlite"));
     assert_eq!(attr("db.operation").as_deref(), Some("INSERT"));
     assert_eq!(attr("persist.success").as_deref(), Some("true"));
-    assert_eq!(attr("message.id"), Some(message_id));
+    assert_eq!(attr("message.id"), Some(message_id.clone()));
+
+    // Bob was offline: he connects now and the message is resent from his mailbox.
+    let url = format!("{}?access_token={}", server.ws, bob.token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        use futures::StreamExt as _;
+        let frame = tokio::time::timeout_at(deadline.into(), socket.next())
+            .await
+            .expect("the delivery within 10 s")
+            .unwrap()
+            .unwrap();
+        if frame.to_text().unwrap_or_default().contains("\"deliver\"") {
+            break;
+        }
+    }
+    drop(socket);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let late = spans
+        .iter()
+        .find(|s| {
+            s.name == "messaging.deliver_websocket"
+                && s.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == "message.id" && kv.value.to_string() == message_id)
+        })
+        .expect("messaging.deliver_websocket");
+    assert_ne!(
+        late.span_context.trace_id(),
+        sc.trace_id(),
+        "a trace of its own"
+    );
+    assert_eq!(late.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    let links: Vec<_> = late
+        .links
+        .iter()
+        .map(|l| (l.span_context.trace_id(), l.span_context.span_id()))
+        .collect();
+    assert_eq!(
+        links,
+        vec![(sc.trace_id(), persist.span_context.span_id())],
+        "linked to the span that stored the message"
+    );
 }

@@ -41,6 +41,10 @@ pub(crate) async fn append(
         return Ok(None);
     };
     let seq: i64 = row.try_get(0)?;
+    let trace_context = match item {
+        MailboxItem::Message { trace_context, .. } => trace_context.as_deref(),
+        _ => None,
+    };
     let (kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at) = match item {
         MailboxItem::Message {
             message_id,
@@ -49,6 +53,7 @@ pub(crate) async fn append(
             envelope_type,
             ciphertext,
             sent_at_ms,
+            ..
         } => (
             KIND_MESSAGE,
             message_id,
@@ -90,8 +95,8 @@ pub(crate) async fn append(
         tx,
         "INSERT INTO mailbox
             (device_id, seq, kind, message_id, peer_user, peer_device, envelope_type,
-             ciphertext, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             ciphertext, at, trace_context)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &device.as_str(),
             &seq,
@@ -102,6 +107,7 @@ pub(crate) async fn append(
             &envelope_type,
             &ciphertext,
             &to_i64(at)?,
+            &trace_context,
         ],
     )
     .await?;
@@ -119,7 +125,8 @@ pub(crate) async fn fetch(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = query(
         c,
-        "SELECT seq, kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at
+        "SELECT seq, kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at,
+                trace_context
          FROM mailbox WHERE device_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         &[&device.as_str(), &after, &limit],
     )
@@ -147,6 +154,7 @@ fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
                 .ok_or_else(corrupt)?,
             ciphertext: ciphertext.ok_or_else(corrupt)?,
             sent_at_ms: at_ms,
+            trace_context: row.try_get(8)?,
         },
         KIND_DELIVERY => MailboxItem::DeliveryReceipt {
             message_id,

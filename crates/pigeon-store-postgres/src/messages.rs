@@ -83,6 +83,7 @@ pub(crate) async fn send(
             envelope_type: copy.envelope_type,
             ciphertext: copy.ciphertext.clone(),
             sent_at_ms,
+            trace_context: req.trace_context.clone(),
         };
         let Some(seq) = mailbox::append(tx, &copy.device_id, &item).await? else {
             // Removed since the check: this statement sees the removal, so this refuses.

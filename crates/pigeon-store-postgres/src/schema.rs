@@ -21,7 +21,8 @@ use crate::error::Failure;
 use crate::run;
 
 /// The migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     user_id    TEXT COLLATE "C" PRIMARY KEY,
     username   TEXT NOT NULL UNIQUE,
@@ -96,7 +97,10 @@ CREATE TABLE push_subscriptions (
     subscription TEXT NOT NULL,
     updated_at   BIGINT NOT NULL
 );
-"#];
+"#,
+    // 2: a message's trace context, for deliveries long after the send to link to it.
+    "ALTER TABLE mailbox ADD COLUMN trace_context TEXT;",
+];
 
 /// The advisory lock key every Pigeon node takes to migrate ("pigeon" in ASCII, then 1). One
 /// key for the whole database: nodes of different schemas merely take turns, for milliseconds.

@@ -57,6 +57,7 @@ async fn main() -> Result<(), StoreError> {
                         client_msg_id: format!("m{i}"),
                         recipient_user: recipient.clone(),
                         copies,
+                        trace_context: None,
                     })
                     .await?;
             }

@@ -38,6 +38,7 @@
 //!             envelope_type: 0,
 //!             ciphertext: "<olm ciphertext>".into(),
 //!         }],
+//!         trace_context: None,
 //!     })
 //!     .await?;
 //!

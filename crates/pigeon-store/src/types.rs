@@ -218,6 +218,9 @@ pub struct SendRequest {
     pub recipient_user: UserId,
     /// One copy per target device.
     pub copies: Vec<DeviceCopy>,
+    /// The W3C `traceparent` of the span that stores the message, kept with it so a delivery
+    /// long after (at a reconnect) can start its own trace linked to the send.
+    pub trace_context: Option<String>,
 }
 
 /// What an accepted send returns.
@@ -259,6 +262,8 @@ pub enum MailboxItem {
         ciphertext: String,
         /// When the server accepted it, ms since the Unix epoch.
         sent_at_ms: u64,
+        /// The send's `traceparent` (see [`SendRequest::trace_context`]).
+        trace_context: Option<String>,
     },
     /// A device of the recipient acked a message this device's user sent.
     DeliveryReceipt {
@@ -292,6 +297,7 @@ impl fmt::Debug for MailboxItem {
                 envelope_type,
                 ciphertext,
                 sent_at_ms,
+                trace_context,
             } => f
                 .debug_struct("Message")
                 .field("message_id", message_id)
@@ -299,6 +305,7 @@ impl fmt::Debug for MailboxItem {
                 .field("sender_device", sender_device)
                 .field("envelope_type", envelope_type)
                 .field("ciphertext_len", &ciphertext.len())
+                .field("trace_context", trace_context)
                 .field("sent_at_ms", sent_at_ms)
                 .finish(),
             Self::DeliveryReceipt {
@@ -365,6 +372,7 @@ mod tests {
             envelope_type: 0,
             ciphertext: "SECRET-CIPHERTEXT".into(),
             sent_at_ms: 1,
+            trace_context: None,
         };
         for shown in [format!("{copy:?}"), format!("{item:?}")] {
             assert!(!shown.contains("SECRET"), "{shown}");

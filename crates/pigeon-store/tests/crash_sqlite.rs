@@ -52,6 +52,7 @@ async fn crash_child() {
                             envelope_type: 1,
                             ciphertext: "ciphertext".into(),
                         }],
+                        trace_context: None,
                     })
                     .await
                     .unwrap();

@@ -42,6 +42,7 @@ async fn concurrent_sends_share_commits() {
                             envelope_type: 1,
                             ciphertext: "ct".into(),
                         }],
+                        trace_context: None,
                     })
                     .await
                     .unwrap();

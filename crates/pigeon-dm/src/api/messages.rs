@@ -29,7 +29,7 @@ pub(super) async fn send(
     state.send_limiter().check(&caller.device_id)?;
     let targets = request.ciphertexts.len();
     let bytes: usize = request.ciphertexts.iter().map(|c| c.body.len()).sum();
-    let store_request = pigeon_store::SendRequest {
+    let mut store_request = pigeon_store::SendRequest {
         sender_device: caller.device_id.clone(),
         client_msg_id: request.client_msg_id.to_string(),
         recipient_user: UserId::from_string(request.recipient.as_str()),
@@ -42,6 +42,7 @@ pub(super) async fn send(
                 ciphertext: c.body,
             })
             .collect(),
+        trace_context: None,
     };
     let cx = spans::child(
         "messaging.persist",
@@ -54,6 +55,8 @@ pub(super) async fn send(
             KeyValue::new("message.ciphertext_bytes", bytes as i64),
         ],
     );
+    // Kept with the message: a delivery long after starts its own trace linked to this span.
+    store_request.trace_context = spans::traceparent(&cx);
     let result = state
         .store()
         .send(store_request)

@@ -226,24 +226,32 @@ impl Session {
         let seq = entry.seq;
         self.cursor = self.cursor.max(seq);
         let route = self.hints.remove(&seq);
-        let message = match &entry.item {
+        let (message, sent_in) = match &entry.item {
             MailboxItem::Message {
                 message_id,
                 sender_user,
                 sent_at_ms,
+                trace_context,
                 ..
-            } => Some((message_id.clone(), sender_user.clone(), *sent_at_ms)),
-            _ => None,
+            } => (
+                Some((message_id.clone(), sender_user.clone(), *sent_at_ms)),
+                trace_context.clone(),
+            ),
+            _ => (None, None),
         };
         let mut attrs = vec![KeyValue::new("mailbox.seq", seq as i64)];
         if let Some((id, _, _)) = &message {
             attrs.push(KeyValue::new("message.id", id.to_string()));
         }
-        let span = {
-            // Routed just now: a child of the routing. Otherwise (a resend at reconnect) a trace
-            // of its own, joined to the send by `message.id` in the journey store.
-            let _parent = route.clone().unwrap_or_default().attach();
-            spans::child("messaging.deliver_websocket", attrs)
+        let span = match &route {
+            // Routed just now: a child of the routing.
+            Some(route) => {
+                let _parent = route.clone().attach();
+                spans::child("messaging.deliver_websocket", attrs)
+            }
+            // A resend at a reconnect, maybe hours later: a trace of its own, linked to the
+            // send (and joined to it by `message.id` in the journey store).
+            None => spans::linked_root("messaging.deliver_websocket", attrs, sent_in.as_deref()),
         };
         let traceparent = spans::traceparent(&span);
         let wire = match convert::entry(entry) {

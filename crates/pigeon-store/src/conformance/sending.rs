@@ -32,8 +32,14 @@ pub async fn send_stores_one_entry_per_target_device(harness: &dyn Harness) {
                 envelope_type,
                 ciphertext,
                 sent_at_ms,
+                trace_context,
             } => {
                 assert_eq!(message_id, &out.message_id);
+                assert_eq!(
+                    trace_context.as_deref(),
+                    Some("00-00000000000000000000000000000002-00f067aa0ba902b7-01"),
+                    "the send's trace context is kept with each copy"
+                );
                 assert_eq!(sender_user, &alice.user);
                 assert_eq!(sender_device, &alice.devices[0]);
                 assert_eq!(*envelope_type, 1);

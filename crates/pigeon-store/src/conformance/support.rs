@@ -74,6 +74,10 @@ pub(super) fn request(
                 ciphertext: format!("ct:{client_msg_id}:{d}"),
             })
             .collect(),
+        trace_context: Some(format!(
+            "00-{:0>32}-00f067aa0ba902b7-01",
+            client_msg_id.len()
+        )),
     }
 }
 

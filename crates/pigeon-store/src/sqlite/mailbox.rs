@@ -30,6 +30,10 @@ pub(super) fn append(
         .db()?
         .query_row([device.as_str()], |r| r.get(0))
         .db()?;
+    let trace_context = match item {
+        MailboxItem::Message { trace_context, .. } => trace_context.as_deref(),
+        _ => None,
+    };
     let (kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at) = match item {
         MailboxItem::Message {
             message_id,
@@ -38,6 +42,7 @@ pub(super) fn append(
             envelope_type,
             ciphertext,
             sent_at_ms,
+            ..
         } => (
             KIND_MESSAGE,
             message_id,
@@ -78,8 +83,8 @@ pub(super) fn append(
     conn.prepare_cached(
         "INSERT INTO mailbox
             (device_id, seq, kind, message_id, peer_user, peer_device, envelope_type,
-             ciphertext, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             ciphertext, at, trace_context)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .db()?
     .execute(params![
@@ -92,6 +97,7 @@ pub(super) fn append(
         envelope_type,
         ciphertext,
         to_i64(at)?,
+        trace_context,
     ])
     .db()?;
     to_u64(seq)
@@ -107,7 +113,8 @@ pub(super) fn fetch(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
-            "SELECT seq, kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at
+            "SELECT seq, kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at,
+                    trace_context
              FROM mailbox WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )
         .db()?;
@@ -122,6 +129,7 @@ pub(super) fn fetch(
                 envelope_type: r.get(5)?,
                 ciphertext: r.get(6)?,
                 at: r.get(7)?,
+                trace_context: r.get(8)?,
             })
         })
         .db()?;
@@ -141,6 +149,7 @@ struct Row {
     envelope_type: Option<u32>,
     ciphertext: Option<String>,
     at: i64,
+    trace_context: Option<String>,
 }
 
 impl Row {
@@ -157,6 +166,7 @@ impl Row {
                 envelope_type: self.envelope_type.ok_or_else(corrupt)?,
                 ciphertext: self.ciphertext.clone().ok_or_else(corrupt)?,
                 sent_at_ms: at_ms,
+                trace_context: self.trace_context.clone(),
             },
             KIND_DELIVERY => MailboxItem::DeliveryReceipt {
                 message_id,

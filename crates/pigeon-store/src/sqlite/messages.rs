@@ -72,6 +72,7 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
                 envelope_type: copy.envelope_type,
                 ciphertext: copy.ciphertext.clone(),
                 sent_at_ms,
+                trace_context: req.trace_context.clone(),
             },
         )?;
         conn.prepare_cached(

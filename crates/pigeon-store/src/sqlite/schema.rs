@@ -15,7 +15,8 @@ use super::sql::{Db, DbOptional};
 use crate::error::StoreError;
 
 /// The migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE users (
     user_id    TEXT PRIMARY KEY,
     username   TEXT NOT NULL UNIQUE,
@@ -89,7 +90,10 @@ CREATE TABLE push_subscriptions (
     subscription TEXT NOT NULL,
     updated_at   INTEGER NOT NULL
 );
-"];
+",
+    // 2: a message's trace context, for deliveries long after the send to link to it.
+    "ALTER TABLE mailbox ADD COLUMN trace_context TEXT;",
+];
 
 /// The schema version this build writes.
 pub(super) fn latest_version() -> i64 {
@@ -168,6 +172,23 @@ mod tests {
             .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn a_database_of_the_first_version_is_brought_up_to_date() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+        conn.prepare("SELECT trace_context FROM mailbox").unwrap();
     }
 
     #[test]
