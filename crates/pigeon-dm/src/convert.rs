@@ -7,7 +7,7 @@ use pigeon_store as store;
 use crate::ApiError;
 
 /// Olm's message types as the store keeps them.
-const PRE_KEY: u32 = 0;
+pub(crate) const PRE_KEY: u32 = 0;
 const NORMAL: u32 = 1;
 
 pub(crate) fn envelope_type(t: wire::MessageType) -> u32 {

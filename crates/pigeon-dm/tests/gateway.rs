@@ -73,7 +73,7 @@ async fn live_delivery_acks_and_receipts_flow_both_ways() {
     let server = start(DmConfig::default()).await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 3).await;
+    upload_keys(&server, &mut bob, 20).await;
     let mut alice_ws = connect(&server, &alice).await;
     let mut bob_ws = connect(&server, &bob).await;
 
@@ -128,7 +128,7 @@ async fn an_offline_device_gets_everything_in_order_once_after_reconnecting() {
     let server = start(DmConfig::default()).await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 5).await;
+    upload_keys(&server, &mut bob, 20).await;
     let mut sent = Vec::new();
     for i in 0..3 {
         sent.push(
@@ -206,7 +206,7 @@ async fn unacked_and_offline_deliveries_fall_back_to_push_without_content() {
     .await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 5).await;
+    upload_keys(&server, &mut bob, 20).await;
     let (url, pushes) = webhook().await;
     let (status, _) = server
         .call(
@@ -297,7 +297,7 @@ async fn a_new_connection_of_a_device_replaces_the_old_one() {
     let server = start(DmConfig::default()).await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 2).await;
+    upload_keys(&server, &mut bob, 20).await;
     let mut first = connect(&server, &bob).await;
     let mut second = connect(&server, &bob).await;
     let closed = loop {
@@ -317,4 +317,42 @@ async fn a_new_connection_of_a_device_replaces_the_old_one() {
         next_frame(&mut second).await["entry"]["message_id"],
         id.as_str()
     );
+}
+
+/// Each pre-key message a device receives used one of its one-time keys: when few are left,
+/// the live session says `keys_low` with the count, so the client uploads more; with plenty
+/// left, nothing is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_running_low_on_one_time_keys_is_told_while_connected() {
+    let server = start(DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let carol = register(&server, "carol").await;
+    let mut bob = register(&server, "bob").await;
+    assert_eq!(upload_keys(&server, &mut bob, 12).await, 12);
+    let mut bob_ws = connect(&server, &bob).await;
+
+    // 12 → 11 left: a pre-key message, and no warning yet.
+    send(&server, &alice, &bob, "hi", "k1").await;
+    let deliver = next_frame(&mut bob_ws).await;
+    assert_eq!(deliver["type"], "deliver", "{deliver}");
+    assert_eq!(deliver["entry"]["message_type"], "pre_key", "{deliver}");
+    ack(&mut bob_ws, &deliver["entry"]["seq"]).await;
+    no_frame_for(&mut bob_ws, Duration::from_millis(300)).await;
+
+    // Two more sessions started with bob's keys: 9 left, below 10.
+    send(&server, &carol, &bob, "hello", "k2").await;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|f: &Value| f["type"] == "keys_low") {
+        let frame = next_frame(&mut bob_ws).await;
+        if frame["type"] == "deliver" {
+            ack(&mut bob_ws, &frame["entry"]["seq"]).await;
+            if seen.iter().filter(|f| f["type"] == "deliver").count() == 0 {
+                send(&server, &alice, &bob, "again", "k3").await;
+            }
+        }
+        seen.push(frame);
+    }
+    // Three sessions started, each with one of the 12 keys.
+    let low = seen.iter().find(|f| f["type"] == "keys_low").unwrap();
+    assert_eq!(low["one_time_key_count"], 9, "{low}");
 }

@@ -202,7 +202,7 @@ async fn unacked_and_offline_messages_are_web_pushed_ids_only() {
     let vapid = vapid_key(&server).await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 3).await;
+    upload_keys(&server, &mut bob, 20).await;
     let endpoint = Endpoint::start(vec![]).await;
     let bob_push = subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
 
@@ -254,7 +254,7 @@ async fn a_gone_subscription_is_deleted_and_not_pushed_again() {
     let server = server().await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 3).await;
+    upload_keys(&server, &mut bob, 20).await;
     let endpoint = Endpoint::start(vec![Reply::status(410)]).await;
     subscribe(&server, &bob, &endpoint.url("/wpush/expired")).await;
     // There is no API to read a push target back; a second handle on the server's database
@@ -307,8 +307,8 @@ async fn acked_messages_and_receipts_never_push() {
     let server = server().await;
     let mut alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut alice, 3).await;
-    upload_keys(&server, &mut bob, 3).await;
+    upload_keys(&server, &mut alice, 20).await;
+    upload_keys(&server, &mut bob, 20).await;
     let endpoint = Endpoint::start(vec![]).await;
     subscribe(&server, &alice, &endpoint.url("/wpush/alice")).await;
     subscribe(&server, &bob, &endpoint.url("/wpush/bob")).await;
@@ -379,7 +379,7 @@ async fn a_delivery_dropped_before_its_ack_is_pushed_at_the_timeout() {
     let server = server().await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 3).await;
+    upload_keys(&server, &mut bob, 20).await;
     let endpoint = Endpoint::start(vec![]).await;
     let bob_push = subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
 
@@ -409,7 +409,7 @@ async fn a_delivery_dropped_before_its_ack_is_pushed_at_the_timeout() {
     let server = server_with(patient).await;
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 3).await;
+    upload_keys(&server, &mut bob, 20).await;
     let endpoint = Endpoint::start(vec![]).await;
     subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
     let mut bob_ws = session(&server, &bob).await;

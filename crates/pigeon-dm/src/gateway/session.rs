@@ -30,6 +30,8 @@ use crate::{DmState, convert, spans};
 const MAX_FRAMES_PER_SECOND: u32 = 100;
 /// Mailbox entries read per store round trip.
 const PAGE: usize = 100;
+/// Below this many unclaimed one-time keys the device is told to upload more (`keys_low`).
+const KEYS_LOW: u64 = 10;
 
 struct InFlight {
     sent: Instant,
@@ -45,6 +47,9 @@ struct Session {
     cursor: u64,
     in_flight: BTreeMap<u64, InFlight>,
     hints: HashMap<u64, Context>,
+    /// A pre-key message was delivered since the last key count: each one used up one of
+    /// this device's one-time keys.
+    keys_used: bool,
 }
 
 /// Whether a frame counts against the rate limit.
@@ -81,6 +86,7 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         cursor: 0,
         in_flight: BTreeMap::new(),
         hints: HashMap::new(),
+        keys_used: false,
     };
     let end = session.serve(&mut socket, &mut hints, &wake, id).await;
     // Replaced by a newer session on this node: that one holds the claim now.
@@ -129,6 +135,8 @@ impl Session {
         if let Err(end) = self.deliver_new(socket).await {
             return end;
         }
+        // `hello` carried the count after every key those entries used.
+        self.keys_used = false;
         let (mut window, mut frames) = (Instant::now(), 0u32);
         loop {
             let result = tokio::select! {
@@ -160,18 +168,18 @@ impl Session {
                     let Some(hint) = hint else {
                         return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
                     };
-                    // A hint for an entry already sent (read at connect before its hint came) is
-                    // dropped: only entries still to come keep their trace context.
-                    if hint.seq > self.cursor {
-                        self.hints.insert(hint.seq, hint.route);
-                    }
-                    self.deliver_new(socket).await
+                    self.keep_hint(hint);
+                    self.take_queued_hints(hints);
+                    self.deliver_new_checking_keys(socket).await
                 }
                 () = wake.notified() => {
                     if !self.state.sessions().is_current(&self.device.device_id, id) {
                         return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
                     }
-                    self.deliver_new(socket).await
+                    // The router queues a hint before it wakes: take it, or the entry would go
+                    // out without its trace context when the wake-up is seen first.
+                    self.take_queued_hints(hints);
+                    self.deliver_new_checking_keys(socket).await
                 }
                 // Only while something waits for its ack: an idle session sets no timer.
                 () = sleep_until_due(self.next_timeout()) => {
@@ -218,12 +226,58 @@ impl Session {
         }
     }
 
+    /// Keeps a hint's trace context for its entry. A hint for an entry already sent (read at
+    /// connect before its hint came) is dropped: only entries still to come keep theirs.
+    fn keep_hint(&mut self, hint: super::Hint) {
+        if hint.seq > self.cursor {
+            self.hints.insert(hint.seq, hint.route);
+        }
+    }
+
+    /// Keeps every hint already queued.
+    fn take_queued_hints(&mut self, hints: &mut tokio::sync::mpsc::Receiver<super::Hint>) {
+        while let Ok(hint) = hints.try_recv() {
+            self.keep_hint(hint);
+        }
+    }
+
+    /// What is new in the mailbox, then, after pre-key messages (sessions other devices
+    /// started with this one's one-time keys), `keys_low` when few keys are left, so the
+    /// device uploads more before senders fall back to its fallback key.
+    async fn deliver_new_checking_keys(&mut self, socket: &mut WebSocket) -> Result<(), End> {
+        self.deliver_new(socket).await?;
+        if !std::mem::take(&mut self.keys_used) {
+            return Ok(());
+        }
+        let device = self.device.device_id.clone();
+        match self.state.store().one_time_key_count(device).await {
+            Ok(count) if count < KEYS_LOW => {
+                self.send(
+                    socket,
+                    &ServerFrame::KeysLow {
+                        one_time_key_count: count,
+                    },
+                )
+                .await
+            }
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(%err, "could not count one-time keys");
+                Ok(())
+            }
+        }
+    }
+
     async fn deliver(
         &mut self,
         socket: &mut WebSocket,
         entry: pigeon_store::MailboxEntry,
     ) -> Result<(), End> {
         let seq = entry.seq;
+        if matches!(&entry.item, MailboxItem::Message { envelope_type, .. } if *envelope_type == convert::PRE_KEY)
+        {
+            self.keys_used = true;
+        }
         self.cursor = self.cursor.max(seq);
         let route = self.hints.remove(&seq);
         let (message, sent_in) = match &entry.item {
