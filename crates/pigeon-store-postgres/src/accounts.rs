@@ -9,12 +9,11 @@
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use pigeon_store::{
-    Authenticated, DeviceId, DeviceInfo, NewAccount, NewDevice, StoreError, UserId,
+    Authenticated, DeviceId, DeviceInfo, DeviceToken, NewAccount, NewDevice, StoreError, UserId,
 };
 
 use crate::error::Failure;
 use crate::sql::{execute, now, query, query_opt, to_u64};
-use crate::token;
 
 pub(crate) async fn create_user(
     tx: &Transaction<'_>,
@@ -78,7 +77,7 @@ async fn insert_device(
         return Err(StoreError::Invalid("empty device name").into());
     }
     let device_id = DeviceId::generate();
-    let token = token::generate()?;
+    let token = DeviceToken::generate()?;
     execute(
         tx,
         "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)
@@ -87,7 +86,7 @@ async fn insert_device(
             &device_id.as_str(),
             &user.as_str(),
             &name,
-            &token::hash(&token),
+            &token.hash(),
             &now(),
         ],
     )

@@ -36,7 +36,7 @@
 //! The modules: `config` (how to connect), `store` (the [`Store`](pigeon_store::Store)
 //! methods, each handed to the SQL of its concern), `run` (pooled connections, transactions,
 //! retries), `error` (failures before they become the trait's errors), `schema` (migrations),
-//! `sql` (statement and conversion helpers), `token` (device tokens), and one module per
+//! `sql` (statement and conversion helpers), and one module per
 //! concern, as in the SQLite store: `accounts`, `keys`, `messages`, `mailbox`, `receipts`,
 //! `push`.
 //!
@@ -55,7 +55,6 @@ mod run;
 mod schema;
 mod sql;
 mod store;
-mod token;
 
 pub use config::PostgresConfig;
 pub use store::PostgresStore;

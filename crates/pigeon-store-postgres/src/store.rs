@@ -19,7 +19,7 @@ use tokio_postgres::NoTls;
 
 use crate::config::PostgresConfig;
 use crate::run::{read, write};
-use crate::{accounts, keys, mailbox, messages, push, receipts, schema, token};
+use crate::{accounts, keys, mailbox, messages, push, receipts, schema};
 
 /// The PostgreSQL [`Store`]. Cheap to share behind an `Arc`; any number of them, in any
 /// number of processes, may use one database at once.
@@ -117,7 +117,7 @@ impl Store for PostgresStore {
         token: DeviceToken,
     ) -> BoxFuture<'_, Result<Option<Authenticated>, StoreError>> {
         // Hashed here, so the token itself goes no further.
-        let hash = token::hash(&token);
+        let hash = token.hash();
         read(&self.pool, hash, |c, hash| {
             accounts::authenticate(c, hash).boxed()
         })

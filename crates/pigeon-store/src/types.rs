@@ -69,8 +69,9 @@ id_type!(
 pub struct DeviceToken(String);
 
 impl DeviceToken {
-    /// A fresh random token.
-    pub(crate) fn generate() -> Result<Self, StoreError> {
+    /// A fresh random token (for [`Store`](crate::Store) implementations: every store makes
+    /// tokens the same way).
+    pub fn generate() -> Result<Self, StoreError> {
         let mut raw = [0u8; 32];
         getrandom::fill(&mut raw)
             .map_err(|e| StoreError::Backend(format!("no randomness for a token: {e}")))?;
@@ -92,8 +93,8 @@ impl DeviceToken {
         &self.0
     }
 
-    /// What the store keeps: SHA-256 of the token text.
-    pub(crate) fn hash(&self) -> Vec<u8> {
+    /// What a store keeps and looks tokens up by: SHA-256 of the token text.
+    pub fn hash(&self) -> Vec<u8> {
         Sha256::digest(self.0.as_bytes()).to_vec()
     }
 }
