@@ -12,16 +12,12 @@
 //! Acks are per entry, not cumulative, so a device that acks 5 before 4 does not lose 4.
 
 use deadpool_postgres::{Client, Transaction};
-use pigeon_store::{DeviceId, MailboxEntry, MailboxItem, MessageId, StoreError, UserId};
+use pigeon_store::{DeviceId, MailboxEntry, MailboxItem, MailboxKind, MailboxRow, StoreError};
 use tokio_postgres::Row;
 
 use crate::accounts::current_owner;
 use crate::error::Failure;
 use crate::sql::{execute, query, query_one, query_opt, to_i64, to_u64};
-
-const KIND_MESSAGE: i16 = 1;
-const KIND_DELIVERY: i16 = 2;
-const KIND_READ: i16 = 3;
 
 /// Appends `item` to the device's mailbox and returns its seq, or `None` if the device is not
 /// current (removed, possibly by another node while this waited for its row).
@@ -41,56 +37,8 @@ pub(crate) async fn append(
         return Ok(None);
     };
     let seq: i64 = row.try_get(0)?;
-    let trace_context = match item {
-        MailboxItem::Message { trace_context, .. } => trace_context.as_deref(),
-        _ => None,
-    };
-    let (kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at) = match item {
-        MailboxItem::Message {
-            message_id,
-            sender_user,
-            sender_device,
-            envelope_type,
-            ciphertext,
-            sent_at_ms,
-            ..
-        } => (
-            KIND_MESSAGE,
-            message_id,
-            sender_user,
-            Some(sender_device.as_str()),
-            Some(i64::from(*envelope_type)),
-            Some(ciphertext.as_str()),
-            *sent_at_ms,
-        ),
-        MailboxItem::DeliveryReceipt {
-            message_id,
-            by_user,
-            by_device,
-            at_ms,
-        } => (
-            KIND_DELIVERY,
-            message_id,
-            by_user,
-            Some(by_device.as_str()),
-            None,
-            None,
-            *at_ms,
-        ),
-        MailboxItem::ReadReceipt {
-            peer_user,
-            up_to_message_id,
-            at_ms,
-        } => (
-            KIND_READ,
-            up_to_message_id,
-            peer_user,
-            None,
-            None,
-            None,
-            *at_ms,
-        ),
-    };
+    let row = MailboxRow::of(item);
+    let envelope_type = row.envelope_type.map(i64::from);
     execute(
         tx,
         "INSERT INTO mailbox
@@ -100,14 +48,14 @@ pub(crate) async fn append(
         &[
             &device.as_str(),
             &seq,
-            &kind,
-            &message_id.as_str(),
-            &peer_user.as_str(),
-            &peer_device,
+            &row.kind.code(),
+            &row.message_id,
+            &row.peer_user,
+            &row.peer_device,
             &envelope_type,
-            &ciphertext,
-            &to_i64(at)?,
-            &trace_context,
+            &row.ciphertext,
+            &to_i64(row.at_ms)?,
+            &row.trace_context,
         ],
     )
     .await?;
@@ -135,43 +83,26 @@ pub(crate) async fn fetch(
 }
 
 fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
-    let seq: i64 = row.try_get(0)?;
+    let seq = to_u64(row.try_get(0)?)?;
     let corrupt = || StoreError::Backend(format!("malformed mailbox row (seq {seq})"));
-    let kind: i16 = row.try_get(1)?;
-    let message_id = MessageId::from_string(row.try_get::<_, String>(2)?);
-    let peer_user = UserId::from_string(row.try_get::<_, String>(3)?);
-    let peer_device: Option<String> = row.try_get(4)?;
+    let kind = MailboxKind::from_code(i64::from(row.try_get::<_, i16>(1)?)).ok_or_else(corrupt)?;
     let envelope_type: Option<i64> = row.try_get(5)?;
-    let ciphertext: Option<String> = row.try_get(6)?;
-    let at_ms = to_u64(row.try_get(7)?)?;
-    let item = match kind {
-        KIND_MESSAGE => MailboxItem::Message {
-            message_id,
-            sender_user: peer_user,
-            sender_device: DeviceId::from_string(peer_device.ok_or_else(corrupt)?),
-            envelope_type: envelope_type
-                .and_then(|t| u32::try_from(t).ok())
-                .ok_or_else(corrupt)?,
-            ciphertext: ciphertext.ok_or_else(corrupt)?,
-            sent_at_ms: at_ms,
-            trace_context: row.try_get(8)?,
+    let columns = MailboxRow {
+        kind,
+        message_id: row.try_get(2)?,
+        peer_user: row.try_get(3)?,
+        peer_device: row.try_get(4)?,
+        envelope_type: match envelope_type {
+            Some(t) => Some(u32::try_from(t).map_err(|_| corrupt())?),
+            None => None,
         },
-        KIND_DELIVERY => MailboxItem::DeliveryReceipt {
-            message_id,
-            by_user: peer_user,
-            by_device: DeviceId::from_string(peer_device.ok_or_else(corrupt)?),
-            at_ms,
-        },
-        KIND_READ => MailboxItem::ReadReceipt {
-            peer_user,
-            up_to_message_id: message_id,
-            at_ms,
-        },
-        _ => return Err(corrupt().into()),
+        ciphertext: row.try_get(6)?,
+        at_ms: to_u64(row.try_get(7)?)?,
+        trace_context: row.try_get(8)?,
     };
     Ok(MailboxEntry {
-        seq: to_u64(seq)?,
-        item,
+        seq,
+        item: columns.into_item(seq)?,
     })
 }
 

@@ -9,6 +9,7 @@
 //! * `types`: ids, tokens and the records that cross the trait.
 //! * `error`: [`StoreError`] (what the server maps to 404/409/403/400/500) and [`SendError`].
 //! * `store`: the [`Store`] trait, with the semantics every implementation must keep.
+//! * `mailbox_row`: [`MailboxRow`], a mailbox entry as the columns every SQL store keeps.
 //! * `sqlite`: [`SqliteStore`], one writer thread doing group commit plus a pool of read-only
 //!   connections.
 //! * `conformance` (feature `conformance`): the behaviour suite every implementation must pass,
@@ -57,6 +58,7 @@
 //! ```
 
 mod error;
+mod mailbox_row;
 mod sqlite;
 mod store;
 mod types;
@@ -65,6 +67,7 @@ mod types;
 pub mod conformance;
 
 pub use error::{SendError, StaleDevices, StoreError, UserDevices};
+pub use mailbox_row::{MailboxKind, MailboxRow};
 pub use sqlite::{CommitStats, SqliteConfig, SqliteStore};
 pub use store::Store;
 pub use types::{

@@ -11,11 +11,8 @@ use rusqlite::{Connection, params};
 use super::accounts::owner_of;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
-use crate::types::{DeviceId, MailboxEntry, MailboxItem, MessageId, UserId};
-
-const KIND_MESSAGE: i64 = 1;
-const KIND_DELIVERY: i64 = 2;
-const KIND_READ: i64 = 3;
+use crate::mailbox_row::{MailboxKind, MailboxRow};
+use crate::types::{DeviceId, MailboxEntry, MailboxItem};
 
 /// Appends `item` to the device's mailbox and returns its seq.
 pub(super) fn append(
@@ -30,56 +27,7 @@ pub(super) fn append(
         .db()?
         .query_row([device.as_str()], |r| r.get(0))
         .db()?;
-    let trace_context = match item {
-        MailboxItem::Message { trace_context, .. } => trace_context.as_deref(),
-        _ => None,
-    };
-    let (kind, message_id, peer_user, peer_device, envelope_type, ciphertext, at) = match item {
-        MailboxItem::Message {
-            message_id,
-            sender_user,
-            sender_device,
-            envelope_type,
-            ciphertext,
-            sent_at_ms,
-            ..
-        } => (
-            KIND_MESSAGE,
-            message_id,
-            sender_user,
-            Some(sender_device.as_str()),
-            Some(*envelope_type),
-            Some(ciphertext.as_str()),
-            *sent_at_ms,
-        ),
-        MailboxItem::DeliveryReceipt {
-            message_id,
-            by_user,
-            by_device,
-            at_ms,
-        } => (
-            KIND_DELIVERY,
-            message_id,
-            by_user,
-            Some(by_device.as_str()),
-            None,
-            None,
-            *at_ms,
-        ),
-        MailboxItem::ReadReceipt {
-            peer_user,
-            up_to_message_id,
-            at_ms,
-        } => (
-            KIND_READ,
-            up_to_message_id,
-            peer_user,
-            None,
-            None,
-            None,
-            *at_ms,
-        ),
-    };
+    let row = MailboxRow::of(item);
     conn.prepare_cached(
         "INSERT INTO mailbox
             (device_id, seq, kind, message_id, peer_user, peer_device, envelope_type,
@@ -90,14 +38,14 @@ pub(super) fn append(
     .execute(params![
         device.as_str(),
         seq,
-        kind,
-        message_id.as_str(),
-        peer_user.as_str(),
-        peer_device,
-        envelope_type,
-        ciphertext,
-        to_i64(at)?,
-        trace_context,
+        row.kind.code(),
+        row.message_id,
+        row.peer_user,
+        row.peer_device,
+        row.envelope_type,
+        row.ciphertext,
+        to_i64(row.at_ms)?,
+        row.trace_context,
     ])
     .db()?;
     to_u64(seq)
@@ -154,36 +102,22 @@ struct Row {
 
 impl Row {
     fn into_entry(self) -> Result<MailboxEntry, StoreError> {
-        let corrupt = || StoreError::Backend(format!("malformed mailbox row (seq {})", self.seq));
-        let message_id = MessageId::from_string(self.message_id.clone());
-        let peer_user = UserId::from_string(self.peer_user.clone());
-        let at_ms = to_u64(self.at)?;
-        let item = match self.kind {
-            KIND_MESSAGE => MailboxItem::Message {
-                message_id,
-                sender_user: peer_user,
-                sender_device: DeviceId::from_string(self.peer_device.clone().ok_or_else(corrupt)?),
-                envelope_type: self.envelope_type.ok_or_else(corrupt)?,
-                ciphertext: self.ciphertext.clone().ok_or_else(corrupt)?,
-                sent_at_ms: at_ms,
-                trace_context: self.trace_context.clone(),
-            },
-            KIND_DELIVERY => MailboxItem::DeliveryReceipt {
-                message_id,
-                by_user: peer_user,
-                by_device: DeviceId::from_string(self.peer_device.clone().ok_or_else(corrupt)?),
-                at_ms,
-            },
-            KIND_READ => MailboxItem::ReadReceipt {
-                peer_user,
-                up_to_message_id: message_id,
-                at_ms,
-            },
-            _ => return Err(corrupt()),
+        let seq = to_u64(self.seq)?;
+        let kind = MailboxKind::from_code(self.kind)
+            .ok_or_else(|| StoreError::Backend(format!("malformed mailbox row (seq {seq})")))?;
+        let row = MailboxRow {
+            kind,
+            message_id: self.message_id,
+            peer_user: self.peer_user,
+            peer_device: self.peer_device,
+            envelope_type: self.envelope_type,
+            ciphertext: self.ciphertext,
+            at_ms: to_u64(self.at)?,
+            trace_context: self.trace_context,
         };
         Ok(MailboxEntry {
-            seq: to_u64(self.seq)?,
-            item,
+            seq,
+            item: row.into_item(seq)?,
         })
     }
 }
