@@ -14,12 +14,10 @@
 //! the addition, which is also the only order a client can mean, since it cannot have
 //! encrypted for a device whose keys it has not fetched yet.
 
-use std::collections::BTreeSet;
-
 use deadpool_postgres::Transaction;
 use pigeon_store::{
-    DeviceCopy, DeviceId, MailboxItem, MessageId, SendError, SendOutcome, SendRequest,
-    StaleDevices, StoreError, UserDevices, UserId,
+    DeviceCopy, DeviceId, MailboxItem, MessageId, SendError, SendOutcome, SendRequest, StoreError,
+    UserId,
 };
 
 use crate::accounts::{current_devices, owner_of, user_exists};
@@ -143,49 +141,14 @@ async fn find_original(
     }))
 }
 
-/// The copies must target each current device of the recipient and each other current device
-/// of the sender exactly once.
+/// The copies against the devices current in this transaction (see
+/// [`SendRequest::check_targets`]).
 async fn check_targets(
     tx: &Transaction<'_>,
     req: &SendRequest,
     sender_user: &UserId,
 ) -> Result<(), Failure<SendError>> {
-    let mut given = BTreeSet::new();
-    for copy in &req.copies {
-        if !given.insert(&copy.device_id) {
-            return Err(SendError::Invalid("two copies for one device").into());
-        }
-    }
     let recipient_devices = current_devices(tx, &req.recipient_user).await?;
-    let own_devices: Vec<DeviceId> = current_devices(tx, sender_user)
-        .await?
-        .into_iter()
-        .filter(|d| *d != req.sender_device)
-        .collect();
-    let expected: BTreeSet<&DeviceId> = recipient_devices
-        .iter()
-        .chain(own_devices.iter())
-        .filter(|d| **d != req.sender_device)
-        .collect();
-    if expected.is_empty() {
-        return Err(SendError::Invalid("nobody to deliver to").into());
-    }
-    if given == expected {
-        return Ok(());
-    }
-    let mut current = vec![UserDevices {
-        user_id: req.recipient_user.clone(),
-        devices: recipient_devices
-            .iter()
-            .filter(|d| **d != req.sender_device)
-            .cloned()
-            .collect(),
-    }];
-    if *sender_user != req.recipient_user {
-        current.push(UserDevices {
-            user_id: sender_user.clone(),
-            devices: own_devices,
-        });
-    }
-    Err(SendError::StaleDevices(StaleDevices { current }).into())
+    let sender_devices = current_devices(tx, sender_user).await?;
+    Ok(req.check_targets(sender_user, recipient_devices, sender_devices)?)
 }

@@ -9,6 +9,7 @@
 //! * `types`: ids, tokens and the records that cross the trait.
 //! * `error`: [`StoreError`] (what the server maps to 404/409/403/400/500) and [`SendError`].
 //! * `store`: the [`Store`] trait, with the semantics every implementation must keep.
+//! * `targets`: [`SendRequest::check_targets`], which copies a send must have.
 //! * `mailbox_row`: [`MailboxRow`], a mailbox entry as the columns every SQL store keeps.
 //! * `sqlite`: [`SqliteStore`], one writer thread doing group commit plus a pool of read-only
 //!   connections.
@@ -61,6 +62,7 @@ mod error;
 mod mailbox_row;
 mod sqlite;
 mod store;
+mod targets;
 mod types;
 
 #[cfg(feature = "conformance")]

@@ -6,15 +6,13 @@
 //! send are serialised and the second finds the first; the UNIQUE constraint on
 //! `(sender_device, client_msg_id)` is the backstop.
 
-use std::collections::BTreeSet;
-
 use rusqlite::{Connection, params};
 
 use super::accounts::{current_devices, owner_of};
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
-use crate::error::{SendError, StaleDevices, StoreError, UserDevices};
-use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, UserId, now_ms};
+use crate::error::{SendError, StoreError};
+use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, now_ms};
 
 pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, SendError> {
     if req.client_msg_id.is_empty() {
@@ -37,7 +35,11 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
     if !recipient_exists {
         return Err(SendError::UnknownRecipient);
     }
-    check_targets(conn, req, &sender_user)?;
+    req.check_targets(
+        &sender_user,
+        current_devices(conn, &req.recipient_user)?,
+        current_devices(conn, &sender_user)?,
+    )?;
 
     let message_id = MessageId::generate();
     let sent_at_ms = now_ms();
@@ -135,50 +137,4 @@ fn find_original(conn: &Connection, req: &SendRequest) -> Result<Option<SendOutc
         seqs,
         duplicate: true,
     }))
-}
-
-/// The copies must target each current device of the recipient and each other current device
-/// of the sender exactly once.
-fn check_targets(
-    conn: &Connection,
-    req: &SendRequest,
-    sender_user: &UserId,
-) -> Result<(), SendError> {
-    let mut given = BTreeSet::new();
-    for copy in &req.copies {
-        if !given.insert(&copy.device_id) {
-            return Err(SendError::Invalid("two copies for one device"));
-        }
-    }
-    let recipient_devices = current_devices(conn, &req.recipient_user)?;
-    let own_devices: Vec<DeviceId> = current_devices(conn, sender_user)?
-        .into_iter()
-        .filter(|d| *d != req.sender_device)
-        .collect();
-    let expected: BTreeSet<&DeviceId> = recipient_devices
-        .iter()
-        .chain(own_devices.iter())
-        .filter(|d| **d != req.sender_device)
-        .collect();
-    if expected.is_empty() {
-        return Err(SendError::Invalid("nobody to deliver to"));
-    }
-    if given == expected {
-        return Ok(());
-    }
-    let mut current = vec![UserDevices {
-        user_id: req.recipient_user.clone(),
-        devices: recipient_devices
-            .iter()
-            .filter(|d| **d != req.sender_device)
-            .cloned()
-            .collect(),
-    }];
-    if *sender_user != req.recipient_user {
-        current.push(UserDevices {
-            user_id: sender_user.clone(),
-            devices: own_devices,
-        });
-    }
-    Err(SendError::StaleDevices(StaleDevices { current }))
 }
