@@ -53,6 +53,21 @@ async fn server_with(ack_timeout: Duration) -> Server {
     .await
 }
 
+/// Alice, and bob with keys and a Web Push subscription at a fresh endpoint answering
+/// `replies` (then 201) on `path`.
+async fn alice_and_pushable_bob(
+    server: &Server,
+    replies: Vec<Reply>,
+    path: &str,
+) -> (Client, Client, Endpoint, Subscriber) {
+    let alice = register(server, "alice").await;
+    let mut bob = register(server, "bob").await;
+    upload_keys(server, &mut bob, 20).await;
+    let endpoint = Endpoint::start(replies).await;
+    let push = subscribe(server, &bob, &endpoint.url(path)).await;
+    (alice, bob, endpoint, push)
+}
+
 /// Registers a fresh Web Push subscriber for `client`'s device at `endpoint`.
 async fn subscribe(server: &Server, client: &Client, endpoint: &str) -> Subscriber {
     let subscriber = Subscriber::new();
@@ -200,11 +215,8 @@ async fn unacked_and_offline_messages_are_web_pushed_ids_only() {
     }
     let server = server().await;
     let vapid = vapid_key(&server).await;
-    let alice = register(&server, "alice").await;
-    let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 20).await;
-    let endpoint = Endpoint::start(vec![]).await;
-    let bob_push = subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
+    let (alice, bob, endpoint, bob_push) =
+        alice_and_pushable_bob(&server, vec![], "/wpush/bob-phone").await;
 
     // Connected, the delivery arrives, never acked: one push once the ack timeout is over.
     let mut bob_ws = session(&server, &bob).await;
@@ -252,11 +264,8 @@ async fn unacked_and_offline_messages_are_web_pushed_ids_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gone_subscription_is_deleted_and_not_pushed_again() {
     let server = server().await;
-    let alice = register(&server, "alice").await;
-    let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 20).await;
-    let endpoint = Endpoint::start(vec![Reply::status(410)]).await;
-    subscribe(&server, &bob, &endpoint.url("/wpush/expired")).await;
+    let (alice, bob, endpoint, _) =
+        alice_and_pushable_bob(&server, vec![Reply::status(410)], "/wpush/expired").await;
     // There is no API to read a push target back; a second handle on the server's database
     // reads it through the public `Store` trait.
     let store = SqliteStore::open(server.dir.path().join("dm.sqlite"))
@@ -377,11 +386,8 @@ async fn a_delivery_dropped_before_its_ack_is_pushed_at_the_timeout() {
         return;
     }
     let server = server().await;
-    let alice = register(&server, "alice").await;
-    let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 20).await;
-    let endpoint = Endpoint::start(vec![]).await;
-    let bob_push = subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
+    let (alice, bob, endpoint, bob_push) =
+        alice_and_pushable_bob(&server, vec![], "/wpush/bob-phone").await;
 
     let mut bob_ws = session(&server, &bob).await;
     let sent_at = Instant::now();
@@ -407,11 +413,8 @@ async fn a_delivery_dropped_before_its_ack_is_pushed_at_the_timeout() {
     // enough that the reconnect and ack surely come first, even on a loaded machine.
     let patient = Duration::from_secs(2);
     let server = server_with(patient).await;
-    let alice = register(&server, "alice").await;
-    let mut bob = register(&server, "bob").await;
-    upload_keys(&server, &mut bob, 20).await;
-    let endpoint = Endpoint::start(vec![]).await;
-    subscribe(&server, &bob, &endpoint.url("/wpush/bob-phone")).await;
+    let (alice, bob, endpoint, _) =
+        alice_and_pushable_bob(&server, vec![], "/wpush/bob-phone").await;
     let mut bob_ws = session(&server, &bob).await;
     let (acked, _) = message(&server, &alice, &bob, "second").await;
     let deliver = frame(&mut bob_ws).await;
