@@ -17,8 +17,9 @@
 //! * `web`: the page, its assets (the OpenTelemetry JS bundle is built from `web/` and
 //!   committed) and the gateway endpoint `POST /marker/api/marks`.
 //! * `processor`, `persister`: the two services; `jsonl`: the append-only file.
-//! * `topics`, `spans`: names and span helpers they share.
+//! * `topics`, `spans`, `carrier`: names and span helpers they share.
 
+mod carrier;
 mod error;
 mod jsonl;
 mod persister;
@@ -27,6 +28,7 @@ mod spans;
 mod topics;
 mod web;
 
+pub use carrier::{carrier_name, parse_carrier};
 pub use error::MarkerError;
 pub use jsonl::{Appended, JsonlFile};
 pub use persister::{PERSISTER_GROUP, start_persister};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use example_marker::{JsonlFile, Topics, WebConfig, services};
 use pigeon_bus::{Bus, ContextCarrier};
 use pigeon_bus_nats::{NatsBackend, NatsConfig};
@@ -41,8 +41,14 @@ struct Cli {
     bus: String,
     /// Where published messages carry their trace context: `headers`, or `correlation-id` (a
     /// `CorrelationId` field in the JSON, for brokers without headers).
-    #[arg(long, global = true, env = "MARKER_CARRIER", value_enum, default_value_t = Carrier::Headers)]
-    carrier: Carrier,
+    #[arg(
+        long,
+        global = true,
+        env = "MARKER_CARRIER",
+        value_parser = example_marker::parse_carrier,
+        default_value = "headers"
+    )]
+    carrier: ContextCarrier,
     /// Put both topics under this prefix (`PREFIX.internal`, `PREFIX.external`); every process
     /// of one run needs the same one.
     #[arg(long, global = true, env = "MARKER_PREFIX")]
@@ -73,12 +79,6 @@ enum Part {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Carrier {
-    Headers,
-    CorrelationId,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -96,10 +96,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let telemetry = pigeon_telemetry::init(config).context("starting telemetry")?;
 
-    let carrier = match cli.carrier {
-        Carrier::Headers => ContextCarrier::Headers,
-        Carrier::CorrelationId => ContextCarrier::CorrelationId,
-    };
+    let carrier = cli.carrier;
     let backend = NatsBackend::connect(&cli.bus, NatsConfig::new())
         .await
         .with_context(|| format!("connecting to NATS at {}", cli.bus))?;

@@ -108,10 +108,7 @@ async fn page_config(State(state): State<WebState>) -> Response {
     axum::Json(json!({
         "service_name": crate::services::MARKER,
         "otlp_endpoint": config.otlp_endpoint,
-        "carrier": match config.carrier {
-            ContextCarrier::Headers => "headers",
-            ContextCarrier::CorrelationId => "correlation-id",
-        },
+        "carrier": crate::carrier_name(config.carrier),
         "journey_ui": config.journey_ui,
     }))
     .into_response()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use example_marker::{JsonlFile, Topics, WebConfig, services};
 use opentelemetry::metrics::MeterProvider as _;
 use pigeon_bus::{Backend, Bus, ContextCarrier, MemoryBackend};
@@ -33,24 +33,15 @@ pub(crate) struct MarkerDemoArgs {
     file: PathBuf,
     /// Where trace context rides: `headers`, or `correlation-id` (a `CorrelationId` field in
     /// the JSON, seed 002's technique for brokers without headers).
-    #[arg(long, value_enum, default_value_t = Carrier::Headers)]
-    carrier: Carrier,
+    #[arg(long, value_parser = example_marker::parse_carrier, default_value = "headers")]
+    carrier: ContextCarrier,
     /// Stop after this many seconds instead of at Ctrl-C.
     #[arg(long)]
     seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Carrier {
-    Headers,
-    CorrelationId,
-}
-
 pub(crate) async fn run(args: MarkerDemoArgs) -> anyhow::Result<()> {
-    let carrier = match args.carrier {
-        Carrier::Headers => ContextCarrier::Headers,
-        Carrier::CorrelationId => ContextCarrier::CorrelationId,
-    };
+    let carrier = args.carrier;
     let journeys = JourneyStore::in_memory();
     let _drainer = journeys
         .spawn_drainer(JOURNEY_DRAIN_EVERY)
