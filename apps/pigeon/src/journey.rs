@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -18,9 +17,6 @@ use axum::routing::get;
 use clap::Args;
 use pigeon_journey::{JourneyStore, StoreConfig};
 use pigeon_telemetry::JourneyConsumer;
-
-/// How often spans queued for the journey store are indexed.
-const JOURNEY_DRAIN_EVERY: Duration = Duration::from_millis(100);
 
 const EXAMPLES: &str = "\
 Examples:
@@ -55,7 +51,7 @@ pub(crate) async fn run(args: JourneyArgs) -> anyhow::Result<()> {
         None => JourneyStore::in_memory(),
     };
     let _drainer = journeys
-        .spawn_drainer(JOURNEY_DRAIN_EVERY)
+        .spawn_drainer(pigeon_journey::DEFAULT_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     telemetry.add_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())));
     let app = Router::new()

@@ -4,6 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How often a process indexes the spans queued for its store, by default
+/// ([`crate::JourneyStore::spawn_drainer`]): soon enough that a journey shows up while someone
+/// looks for it, rarely enough that indexing runs in batches.
+pub const DEFAULT_DRAIN_EVERY: Duration = Duration::from_millis(100);
+
 /// The attribute keys whose values are indexed by default: the ids a message journey is
 /// looked up by across the DM server, the bus, the order pipeline and the marker pipeline.
 pub const DEFAULT_INDEXED_KEYS: [&str; 5] = [

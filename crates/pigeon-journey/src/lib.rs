@@ -64,7 +64,7 @@ mod testgen;
 mod wire;
 
 pub use bench::{BenchOptions, BenchReport, bench, bench_with};
-pub use config::{DEFAULT_INDEXED_KEYS, Retention, StoreConfig};
+pub use config::{DEFAULT_DRAIN_EVERY, DEFAULT_INDEXED_KEYS, Retention, StoreConfig};
 pub use error::{OpenError, PersistError, QueryError};
 pub use id::{ParseIdError, SpanId, TraceId};
 pub use ingest::Ingestor;

@@ -71,9 +71,6 @@ struct Report {
     steps: BTreeMap<&'static str, Segment>,
 }
 
-/// Spans queued for the journey store are indexed this often, as in `pigeon serve`.
-const JOURNEY_DRAIN_EVERY: Duration = Duration::from_millis(100);
-
 pub(crate) async fn run(args: PipelineBenchArgs) -> anyhow::Result<()> {
     let saturation = if args.rate == 0 {
         eprintln!(
@@ -134,7 +131,7 @@ pub(crate) async fn run(args: PipelineBenchArgs) -> anyhow::Result<()> {
 async fn run_phase(args: &PipelineBenchArgs, every: Duration) -> anyhow::Result<Report> {
     let journeys = JourneyStore::in_memory();
     let _drainer = journeys
-        .spawn_drainer(JOURNEY_DRAIN_EVERY)
+        .spawn_drainer(pigeon_journey::DEFAULT_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     let bus = MemoryConfig {
         // A short queue per topic: at saturation publishers wait for room (up to a minute)

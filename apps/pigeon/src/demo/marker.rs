@@ -20,9 +20,6 @@ use pigeon_telemetry::{JourneyConsumer, SamplerConfig, Telemetry};
 
 use crate::trace::waterfall;
 
-/// How often spans queued for the journey store are indexed.
-const JOURNEY_DRAIN_EVERY: Duration = Duration::from_millis(100);
-
 #[derive(Debug, Args)]
 pub(crate) struct MarkerDemoArgs {
     /// Address of the page, the journey UI and the OTLP receiver.
@@ -44,7 +41,7 @@ pub(crate) async fn run(args: MarkerDemoArgs) -> anyhow::Result<()> {
     let carrier = args.carrier;
     let journeys = JourneyStore::in_memory();
     let _drainer = journeys
-        .spawn_drainer(JOURNEY_DRAIN_EVERY)
+        .spawn_drainer(pigeon_journey::DEFAULT_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     let mut telemetry = Vec::new();

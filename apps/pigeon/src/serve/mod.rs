@@ -35,9 +35,6 @@ use config::{BusTarget, ServeConfig};
 /// How long shutdown waits for pushes under way.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How often spans queued for the journey store are indexed.
-const JOURNEY_DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let telemetry = pigeon_telemetry::init(telemetry_config()?).context("setting up telemetry")?;
@@ -45,7 +42,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         JourneyStore::open(StoreConfig::default().with_data_dir(config.data_dir.join("journey")))
             .context("opening the journey store")?;
     let _drainer = journeys
-        .spawn_drainer(JOURNEY_DRAIN_EVERY)
+        .spawn_drainer(pigeon_journey::DEFAULT_DRAIN_EVERY)
         .context("starting the journey store's drainer")?;
     telemetry.add_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())));
     let (backend, nats) = open_bus(&config).await?;
