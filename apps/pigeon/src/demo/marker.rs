@@ -16,7 +16,7 @@ use example_marker::{JsonlFile, Topics, WebConfig, services};
 use opentelemetry::metrics::MeterProvider as _;
 use pigeon_bus::{Backend, Bus, ContextCarrier, MemoryBackend};
 use pigeon_journey::{JourneyOptions, JourneyStore};
-use pigeon_telemetry::{JourneyConsumer, SamplerConfig, Telemetry};
+use pigeon_telemetry::Telemetry;
 
 use crate::trace::waterfall;
 
@@ -46,13 +46,7 @@ pub(crate) async fn run(args: MarkerDemoArgs) -> anyhow::Result<()> {
     let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     let mut telemetry = Vec::new();
     for service in [services::GATEWAY, services::PROCESSOR, services::PERSISTER] {
-        let t = Telemetry::builder()
-            .with_service_name(service)
-            .with_sampler(SamplerConfig::AlwaysOn)
-            .with_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())))
-            .build_local()
-            .with_context(|| format!("telemetry of {service}"))?;
-        telemetry.push(t);
+        telemetry.push(super::service_telemetry(service, &journeys)?);
     }
     let bus_of = |t: &Telemetry| {
         Bus::builder_shared(backend.clone())

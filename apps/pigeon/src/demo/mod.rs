@@ -29,3 +29,20 @@ pub(crate) async fn run(command: DemoCommand) -> anyhow::Result<()> {
         DemoCommand::Marker(args) => marker::run(args).await,
     }
 }
+
+/// Telemetry of one service of a demo: its own `service.name`, every span sampled and sent to
+/// `journeys`, nothing installed globally (several services share the process).
+pub(crate) fn service_telemetry(
+    service: &str,
+    journeys: &pigeon_journey::JourneyStore,
+) -> anyhow::Result<pigeon_telemetry::Telemetry> {
+    use anyhow::Context as _;
+    pigeon_telemetry::Telemetry::builder()
+        .with_service_name(service)
+        .with_sampler(pigeon_telemetry::SamplerConfig::AlwaysOn)
+        .with_consumer(std::sync::Arc::new(pigeon_telemetry::JourneyConsumer::new(
+            journeys.ingestor(),
+        )))
+        .build_local()
+        .with_context(|| format!("telemetry of {service}"))
+}

@@ -11,7 +11,7 @@ use example_orders::{
 use opentelemetry::metrics::MeterProvider as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
 use pigeon_journey::{JourneyOptions, JourneyStore, TimeRange, TraceQuery};
-use pigeon_telemetry::{JourneyConsumer, SamplerConfig, Telemetry};
+use pigeon_telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
 
 use crate::trace::waterfall;
@@ -55,13 +55,7 @@ impl TracedPipeline {
             Arc::new(MemoryBackend::open(bus).context("opening the in-process bus")?);
         let mut telemetry = Vec::new();
         for service in SERVICES {
-            let t = Telemetry::builder()
-                .with_service_name(service.name())
-                .with_sampler(SamplerConfig::AlwaysOn)
-                .with_consumer(Arc::new(JourneyConsumer::new(journeys.ingestor())))
-                .build_local()
-                .with_context(|| format!("telemetry of {}", service.name()))?;
-            telemetry.push((service, t));
+            telemetry.push((service, super::service_telemetry(service.name(), journeys)?));
         }
         Ok(Self { backend, telemetry })
     }
