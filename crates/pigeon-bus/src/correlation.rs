@@ -88,11 +88,13 @@ pub(crate) fn write_into_payload(payload: &[u8], carrier: &CorrelationId) -> Opt
     serde_json::to_vec(&value).ok().map(Bytes::from)
 }
 
-/// The `CorrelationId` field of a JSON object payload, if it has one. Payloads that do not
-/// mention the field are not parsed.
+/// The `CorrelationId` field of a JSON object payload, if it has one. Only payloads that open
+/// a JSON object and mention the field are parsed: this runs for every delivery that came
+/// without a `traceparent` header.
 pub(crate) fn read_from_payload(payload: &[u8]) -> Option<CorrelationId> {
     let name = CORRELATION_ID_FIELD.as_bytes();
-    if !payload.windows(name.len()).any(|w| w == name) {
+    let opens_object = payload.trim_ascii_start().first() == Some(&b'{');
+    if !opens_object || !payload.windows(name.len()).any(|w| w == name) {
         return None;
     }
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
