@@ -4,6 +4,8 @@
 //! Only the OpenTelemetry API is used; the binary decides where spans go. No span, attribute
 //! or log carries message content: ids, sizes and timings only.
 
+use std::time::SystemTime;
+
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -27,6 +29,23 @@ pub(crate) fn child(name: &'static str, attrs: Vec<KeyValue>) -> Context {
         .with_attributes(attrs)
         .start_with_context(&tracer, &Context::current());
     Context::current_with_span(span)
+}
+
+/// Starts span `name` at `started` as a child of `parent`: for work whose span is only known
+/// to be due once it is done (an ack turns out to be a message's). Returns its context.
+pub(crate) fn child_since(
+    name: &'static str,
+    attrs: Vec<KeyValue>,
+    started: SystemTime,
+    parent: &Context,
+) -> Context {
+    let tracer = tracer();
+    let span = tracer
+        .span_builder(name)
+        .with_start_time(started)
+        .with_attributes(attrs)
+        .start_with_context(&tracer, parent);
+    parent.with_span(span)
 }
 
 /// Starts span `name` as the root of a trace of its own, with a span link to the span

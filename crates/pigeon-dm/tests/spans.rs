@@ -77,16 +77,43 @@ async fn a_send_continues_the_clients_trace() {
     let url = format!("{}?access_token={}", server.ws, bob.token);
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let seq = loop {
         use futures::StreamExt as _;
         let frame = tokio::time::timeout_at(deadline.into(), socket.next())
             .await
             .expect("the delivery within 10 s")
             .unwrap()
             .unwrap();
-        if frame.to_text().unwrap_or_default().contains("\"deliver\"") {
-            break;
+        let frame: serde_json::Value =
+            serde_json::from_str(frame.to_text().unwrap_or("{}")).unwrap();
+        if frame["type"] == "deliver" {
+            break frame["entry"]["seq"].as_u64().unwrap();
         }
+    };
+    {
+        use futures::SinkExt as _;
+        let ack = json!({"type": "ack", "seq": seq}).to_string();
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(ack))
+            .await
+            .unwrap();
+    }
+    // The receipt reaches alice's mailbox once the ack is committed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server
+        .http
+        .get(format!("{}/v1/mailbox", server.base))
+        .header("authorization", format!("Bearer {}", alice.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .contains("delivery_receipt")
+    {
+        assert!(std::time::Instant::now() < deadline, "no receipt in 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     drop(socket);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -117,4 +144,23 @@ async fn a_send_continues_the_clients_trace() {
         vec![(sc.trace_id(), persist.span_context.span_id())],
         "linked to the span that stored the message"
     );
+    // Bob's ack: the receipt is recorded under the delivery's span, in its trace.
+    let receipt = spans
+        .iter()
+        .find(|s| s.name == "messaging.delivery_receipt")
+        .expect("messaging.delivery_receipt");
+    assert_eq!(receipt.parent_span_id, late.span_context.span_id());
+    assert_eq!(receipt.span_context.trace_id(), late.span_context.trace_id());
+    assert!(
+        receipt
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "message.id" && kv.value.to_string() == message_id)
+    );
+    let update = spans
+        .iter()
+        .find(|s| s.name == "messaging.delivery_receipt.update")
+        .expect("messaging.delivery_receipt.update");
+    assert_eq!(update.parent_span_id, receipt.span_context.span_id());
+    assert!(update.start_time >= receipt.start_time && update.end_time <= receipt.end_time);
 }

@@ -12,7 +12,9 @@
 //! Acks are per entry, not cumulative, so a device that acks 5 before 4 does not lose 4.
 
 use deadpool_postgres::{Client, Transaction};
-use pigeon_store::{DeviceId, MailboxEntry, MailboxItem, MailboxKind, MailboxRow, StoreError};
+use pigeon_store::{
+    DeviceId, MailboxEntry, MailboxItem, MailboxKind, MailboxRow, MessageId, StoreError,
+};
 use tokio_postgres::Row;
 
 use crate::accounts::current_owner;
@@ -106,11 +108,13 @@ fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
     })
 }
 
-pub(crate) async fn ack(
+/// Deletes one entry of the device's own mailbox; returns what it was — its kind and message
+/// id — or `None` when an earlier ack took it.
+pub(crate) async fn take(
     tx: &Transaction<'_>,
     device: &DeviceId,
     seq: u64,
-) -> Result<bool, Failure<StoreError>> {
+) -> Result<Option<(MailboxKind, MessageId)>, Failure<StoreError>> {
     let last: i64 = query_opt(
         tx,
         "SELECT last_seq FROM devices WHERE device_id = $1 AND removed_at IS NULL",
@@ -122,13 +126,21 @@ pub(crate) async fn ack(
     if seq == 0 || seq > to_u64(last)? {
         return Err(StoreError::Invalid("seq was never assigned to this device").into());
     }
-    let deleted = execute(
+    let Some(row) = query_opt(
         tx,
-        "DELETE FROM mailbox WHERE device_id = $1 AND seq = $2",
+        "DELETE FROM mailbox WHERE device_id = $1 AND seq = $2 RETURNING kind, message_id",
         &[&device.as_str(), &to_i64(seq)?],
     )
-    .await?;
-    Ok(deleted > 0)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let kind = MailboxKind::from_code(i64::from(row.try_get::<_, i16>(0)?))
+        .ok_or_else(|| StoreError::Backend(format!("malformed mailbox row (seq {seq})")))?;
+    Ok(Some((
+        kind,
+        MessageId::from_string(row.try_get::<_, String>(1)?),
+    )))
 }
 
 pub(crate) async fn pending(c: &Client, device: &DeviceId) -> Result<u64, Failure<StoreError>> {

@@ -1,37 +1,62 @@
 //! Delivery and read receipts: durable state plus mailbox entries for the sender's devices.
 //!
-//! Delivery is recorded per target device in `message_targets.delivered_at` by an `UPDATE …
-//! WHERE delivered_at IS NULL`: of two racing records (a retried ack on another node), the
-//! second waits for the first's row lock, re-checks, changes nothing and returns `false`, so
-//! the receipt fans out once. Read marks are per (reader, sender) direction and hold the newest
+//! Delivery is recorded at the ack of a message, in the ack's transaction, per target device in
+//! `message_targets.delivered_at` by an `UPDATE … WHERE delivered_at IS NULL`: of two racing
+//! acks (a retried ack on another node) only one deletes the mailbox entry, and the record
+//! re-checks anyway, so the receipt fans out once. Read marks are per (reader, sender) direction and hold the newest
 //! message read in server order (`messages.msg_order`); the upsert only moves the mark forward
 //! and racing upserts of one mark take turns on its row, so a late or reordered "read up to"
 //! can never move it backwards or fan out twice. Both fan out after taking their one row lock,
 //! in ascending device order (see `mailbox`).
 
 use deadpool_postgres::Transaction;
-use pigeon_store::{DeviceId, MailboxItem, MessageId, StoreError, UserId};
+use pigeon_store::{
+    Acked, Delivery, DeviceId, MailboxItem, MailboxKind, MessageId, StoreError, UserId,
+};
 
 use crate::accounts::{current_devices, current_owner};
 use crate::error::Failure;
 use crate::mailbox;
-use crate::sql::{execute, now_ms, query_opt, to_i64};
+use crate::sql::{execute, now_ms, query_opt, to_i64, to_u64};
 
-pub(crate) async fn record_delivery(
+/// Acks `seq` of the device's mailbox and, for a message, records its delivery, in the one
+/// transaction `tx`.
+pub(crate) async fn ack(
+    tx: &Transaction<'_>,
+    device: &DeviceId,
+    seq: u64,
+) -> Result<Acked, Failure<StoreError>> {
+    match mailbox::take(tx, device, seq).await? {
+        None => Ok(Acked::Already),
+        Some((MailboxKind::Message, message)) => record_delivery(tx, device, &message)
+            .await
+            .map(Acked::Message),
+        Some(_) => Ok(Acked::Receipt),
+    }
+}
+
+/// Records that `device` received `message`; the first time, appends a delivery receipt to
+/// every current device of the sender.
+async fn record_delivery(
     tx: &Transaction<'_>,
     device: &DeviceId,
     message: &MessageId,
-) -> Result<bool, Failure<StoreError>> {
+) -> Result<Delivery, Failure<StoreError>> {
     let by_user = current_owner(tx, device).await?;
     let found = query_opt(
         tx,
-        "SELECT msg_order, sender_user FROM messages WHERE message_id = $1",
+        "SELECT msg_order, sender_user, sent_at FROM messages WHERE message_id = $1",
         &[&message.as_str()],
     )
     .await?
     .ok_or(StoreError::NotFound("message"))?;
     let msg_order: i64 = found.try_get(0)?;
-    let sender_user = UserId::from_string(found.try_get::<_, String>(1)?);
+    let mut delivery = Delivery {
+        message_id: message.clone(),
+        sender_user: UserId::from_string(found.try_get::<_, String>(1)?),
+        sent_at_ms: to_u64(found.try_get(2)?)?,
+        receipts: Vec::new(),
+    };
     let at_ms = now_ms();
     let recorded = execute(
         tx,
@@ -41,18 +66,7 @@ pub(crate) async fn record_delivery(
     )
     .await?;
     if recorded == 0 {
-        let addressed = query_opt(
-            tx,
-            "SELECT 1 FROM message_targets WHERE msg_order = $1 AND device_id = $2",
-            &[&msg_order, &device.as_str()],
-        )
-        .await?
-        .is_some();
-        return if addressed {
-            Ok(false)
-        } else {
-            Err(StoreError::Forbidden("message not addressed to this device").into())
-        };
+        return Ok(delivery);
     }
     // A copy to the sender's own other device is not a delivery to the recipient, but the
     // sender's devices still learn it arrived; the receipt names who acked it.
@@ -62,8 +76,8 @@ pub(crate) async fn record_delivery(
         by_device: device.clone(),
         at_ms,
     };
-    fan_out(tx, &sender_user, &item).await?;
-    Ok(true)
+    delivery.receipts = fan_out(tx, &delivery.sender_user, &item).await?;
+    Ok(delivery)
 }
 
 pub(crate) async fn record_read(
@@ -114,15 +128,19 @@ pub(crate) async fn record_read(
     Ok(true)
 }
 
-/// Appends `item` to every current device of `user`, in ascending id order. A device removed
-/// meanwhile is skipped: it has no mailbox any more.
+/// Appends `item` to every current device of `user`, in ascending id order, and returns each
+/// device with the item's seq there. A device removed meanwhile is skipped: it has no mailbox
+/// any more.
 async fn fan_out(
     tx: &Transaction<'_>,
     user: &UserId,
     item: &MailboxItem,
-) -> Result<(), Failure<StoreError>> {
+) -> Result<Vec<(DeviceId, u64)>, Failure<StoreError>> {
+    let mut appended = Vec::new();
     for target in current_devices(tx, user).await? {
-        mailbox::append(tx, &target, item).await?;
+        if let Some(seq) = mailbox::append(tx, &target, item).await? {
+            appended.push((target, seq));
+        }
     }
-    Ok(())
+    Ok(appended)
 }

@@ -11,7 +11,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use pigeon_store::{
-    Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
+    Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
     MessageId, NewAccount, NewDevice, SendError, SendOutcome, SendRequest, Store, StoreError,
     UserId,
 };
@@ -175,9 +175,9 @@ impl Store for PostgresStore {
         .boxed()
     }
 
-    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>> {
         write(&self.pool, device, move |tx, device| {
-            mailbox::ack(tx, device, seq).boxed()
+            receipts::ack(tx, device, seq).boxed()
         })
         .boxed()
     }
@@ -185,17 +185,6 @@ impl Store for PostgresStore {
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>> {
         read(&self.pool, device, |c, device| {
             mailbox::pending(c, device).boxed()
-        })
-        .boxed()
-    }
-
-    fn record_delivery(
-        &self,
-        device: DeviceId,
-        message: MessageId,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        write(&self.pool, (device, message), |tx, (device, message)| {
-            receipts::record_delivery(tx, device, message).boxed()
         })
         .boxed()
     }

@@ -145,8 +145,8 @@ async fn two_nodes_see_each_others_writes_and_keep_seqs_gapless() {
         assert_eq!(got, sent, "every message exactly once");
     }
     // An ack on one node hides the entry on the other.
-    assert!(a.ack(bob_devices[0].clone(), 1).await.unwrap());
-    assert!(!b.ack(bob_devices[0].clone(), 1).await.unwrap());
+    assert!(a.ack(bob_devices[0].clone(), 1).await.unwrap().newly());
+    assert!(!b.ack(bob_devices[0].clone(), 1).await.unwrap().newly());
     assert_eq!(
         b.pending_count(bob_devices[0].clone()).await.unwrap(),
         n as u64 - 1

@@ -22,7 +22,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use pigeon_store::{DeviceCopy, MailboxItem, SendRequest, SqliteStore, Store};
+//! use pigeon_store::{Acked, DeviceCopy, MailboxItem, SendRequest, SqliteStore, Store};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("pigeon.db")).await?);
@@ -46,8 +46,11 @@
 //!
 //! let inbox = store.fetch(bob.device_id.clone(), 0, 100).await?;
 //! assert_eq!(inbox[0].seq, 1);
-//! assert!(store.ack(bob.device_id.clone(), 1).await?);
-//! assert!(store.record_delivery(bob.device_id.clone(), sent.message_id.clone()).await?);
+//! // The ack records the delivery, in the same commit, and says which devices to tell.
+//! let Acked::Message(delivery) = store.ack(bob.device_id.clone(), 1).await? else {
+//!     panic!("a message");
+//! };
+//! assert_eq!(delivery.receipts, [(alice.device_id.clone(), 1)]);
 //!
 //! let receipts = store.fetch(alice.device_id.clone(), 0, 100).await?;
 //! assert!(matches!(
@@ -73,7 +76,7 @@ pub use mailbox_row::{MailboxKind, MailboxRow};
 pub use sqlite::{CommitStats, SqliteConfig, SqliteStore};
 pub use store::Store;
 pub use types::{
-    Authenticated, ClaimedKey, DeviceCopy, DeviceId, DeviceInfo, DeviceToken, KeyUpload,
-    MailboxEntry, MailboxItem, MessageId, NewAccount, NewDevice, SendOutcome, SendRequest,
-    SignedKey, UserId,
+    Acked, Authenticated, ClaimedKey, Delivery, DeviceCopy, DeviceId, DeviceInfo, DeviceToken,
+    KeyUpload, MailboxEntry, MailboxItem, MessageId, NewAccount, NewDevice, SendOutcome,
+    SendRequest, SignedKey, UserId,
 };

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 
 use crate::error::{SendError, StoreError};
 use crate::types::{
-    Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
+    Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
     MessageId, NewAccount, NewDevice, SendOutcome, SendRequest, UserId,
 };
 
@@ -102,26 +102,19 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<MailboxEntry>, StoreError>>;
 
-    /// Acks one entry of the device's own mailbox; it is never returned again. Idempotent:
-    /// returns whether this call acked it. `Invalid` for a seq never assigned to this device
-    /// (0, or beyond its last). `NotFound` for an unknown device. Recording the delivery of an
-    /// acked message is a separate call, [`Store::record_delivery`].
-    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Acks one entry of the device's own mailbox; it is never returned again. When the entry
+    /// is a message, records its delivery to `device` in the same transaction: the first time,
+    /// a delivery receipt is appended to the mailbox of every current device of the sender (see
+    /// [`Delivery::receipts`](crate::Delivery::receipts)). An ack and its receipt are one commit, so a crash can never
+    /// keep the one without the other. Idempotent: a second ack is [`Acked::Already`].
+    /// `Invalid` for a seq never assigned to this device (0, or beyond its last). `NotFound`
+    /// for an unknown device.
+    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>>;
 
     /// How many entries of the device's mailbox are unacked. `NotFound` for an unknown device.
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     // ---- receipts ----
-
-    /// Records that `device` received `message` (at its ack): durable and idempotent; the first
-    /// time, appends a delivery receipt to the mailbox of every current device of the sender
-    /// and returns `true`. `NotFound` for an unknown message, `Forbidden` if the message was
-    /// not addressed to `device`.
-    fn record_delivery(
-        &self,
-        device: DeviceId,
-        message: MessageId,
-    ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// Records that `reader` read the messages `sender` sent it, up to `up_to` in server order.
     /// Monotonic: an `up_to` not newer than the recorded one is a no-op returning `false`;

@@ -237,6 +237,38 @@ pub struct SendOutcome {
     pub duplicate: bool,
 }
 
+/// What [`Store::ack`](crate::Store::ack) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acked {
+    /// An earlier ack took the entry already: nothing changed.
+    Already,
+    /// A receipt entry is acked.
+    Receipt,
+    /// A message is acked, and its delivery to the acking device recorded.
+    Message(Delivery),
+}
+
+impl Acked {
+    /// Whether this call acked the entry (not an earlier one).
+    pub fn newly(&self) -> bool {
+        !matches!(self, Self::Already)
+    }
+}
+
+/// A message's delivery to one device, recorded at its ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message.
+    pub message_id: MessageId,
+    /// Who sent it.
+    pub sender_user: UserId,
+    /// When the server accepted it, ms since the Unix epoch.
+    pub sent_at_ms: u64,
+    /// The delivery receipt's place in the mailbox of each current device of the sender: the
+    /// devices to wake. Empty when this device's delivery had been recorded before.
+    pub receipts: Vec<(DeviceId, u64)>,
+}
+
 /// One entry of a device's mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxEntry {

@@ -1,17 +1,20 @@
 //! A device's own mailbox: page through what is unacked, and ack. An ack of a message records
-//! its delivery, which puts a delivery receipt in every mailbox of the sender.
+//! its delivery in the same commit, which puts a delivery receipt in every mailbox of the
+//! sender.
 
 use axum::Json;
 use axum::extract::{Query, State};
-use opentelemetry::KeyValue;
-use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{Status, TraceContextExt};
+use std::time::SystemTime;
+
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{AckRequest, AckResponse, MailboxPage};
-use pigeon_store::{MailboxItem, MessageId};
+use pigeon_store::{Acked, Delivery};
 use serde::Deserialize;
 
 use crate::auth::Device;
 use crate::convert::entry;
+use crate::delivery::method;
 use crate::json::ApiJson;
 use crate::spans;
 use crate::{ApiError, DmState};
@@ -59,100 +62,58 @@ pub(super) async fn ack(
     }
     let mut acked = Vec::new();
     for seq in request.seqs {
-        if acknowledge(&state, &caller, seq).await? {
+        let outcome = acknowledge(&state, &caller, seq).await?;
+        if matches!(outcome, Acked::Message(_)) {
+            state.metrics().delivery_method.add(1, &method("sync"));
+        }
+        if outcome.newly() {
             acked.push(seq);
         }
     }
     Ok(Json(AckResponse { acked }))
 }
 
-/// Acks one entry; for a message, records its delivery. Returns whether this call acked it.
+/// Acks `seq` of the caller's mailbox. For a message the store records its delivery in the
+/// same commit; this adds `messaging.delivery_receipt` (in the current context: the live
+/// session runs it under the delivery's span) and wakes the sender's devices for the receipt.
 pub(crate) async fn acknowledge(
     state: &DmState,
     caller: &Device,
     seq: u64,
-) -> Result<bool, ApiError> {
-    let entry = state
-        .store()
-        .fetch(caller.device_id.clone(), seq.saturating_sub(1), 1)
-        .await?
-        .into_iter()
-        .find(|e| e.seq == seq);
-    let message = match entry.map(|e| e.item) {
-        Some(MailboxItem::Message {
-            message_id,
-            sent_at_ms,
-            sender_user,
-            ..
-        }) => Some(AckedMessage {
-            message_id,
-            sender: sender_user,
-            sent_at_ms,
-        }),
-        _ => None,
-    };
-    acknowledge_known(state, caller, seq, message).await
-}
-
-/// The message an acked entry holds, when the caller already knows it (a live session does).
-pub(crate) struct AckedMessage {
-    pub(crate) message_id: MessageId,
-    pub(crate) sender: pigeon_store::UserId,
-    pub(crate) sent_at_ms: u64,
-}
-
-/// Acks `seq`; when it holds `message`, records its delivery and wakes the sender's devices.
-pub(crate) async fn acknowledge_known(
-    state: &DmState,
-    caller: &Device,
-    seq: u64,
-    message: Option<AckedMessage>,
-) -> Result<bool, ApiError> {
-    if !state.store().ack(caller.device_id.clone(), seq).await? {
-        return Ok(false);
+) -> Result<Acked, ApiError> {
+    let started = SystemTime::now();
+    let acked = state.store().ack(caller.device_id.clone(), seq).await?;
+    if let Acked::Message(delivery) = &acked {
+        receipt_spans(caller, delivery, started);
+        crate::delivery::wake_devices(state, &delivery.sender_user, &delivery.receipts).await;
     }
-    if let Some(m) = message
-        && record_delivery(state, caller, m.message_id, m.sent_at_ms).await?
-    {
-        crate::delivery::wake_user(state, &m.sender).await;
-    }
-    Ok(true)
+    Ok(acked)
 }
 
-async fn record_delivery(
-    state: &DmState,
-    caller: &Device,
-    message_id: MessageId,
-    sent_at_ms: u64,
-) -> Result<bool, ApiError> {
-    let latency_ms = now_ms().saturating_sub(sent_at_ms);
-    let cx = spans::child(
+/// `messaging.delivery_receipt` and its `.update` (the store's commit), from `started` to now.
+fn receipt_spans(caller: &Device, delivery: &Delivery, started: SystemTime) {
+    let latency_ms = now_ms().saturating_sub(delivery.sent_at_ms);
+    let receipt = spans::child_since(
         "messaging.delivery_receipt",
         vec![
             KeyValue::new("recipient.id", caller.user_id.to_string()),
-            KeyValue::new("message.id", message_id.to_string()),
+            KeyValue::new("message.id", delivery.message_id.to_string()),
             KeyValue::new("delivery.latency_ms", latency_ms as i64),
         ],
+        started,
+        &Context::current(),
     );
-    let update = {
-        let _current = cx.clone().attach();
-        spans::child("messaging.delivery_receipt.update", Vec::new())
-    };
-    let result = state
-        .store()
-        .record_delivery(caller.device_id.clone(), message_id)
-        .with_context(update.clone())
-        .await;
-    if let Err(err) = &result {
-        update.span().set_status(Status::error(err.to_string()));
-    }
+    let update = spans::child_since(
+        "messaging.delivery_receipt.update",
+        vec![
+            KeyValue::new("db.operation", "UPDATE"),
+            KeyValue::new("receipt.fan_out", delivery.receipts.len() as i64),
+        ],
+        started,
+        &receipt,
+    );
     update.span().end();
-    state
-        .metrics()
-        .delivery_method
-        .add(1, &[KeyValue::new("delivery.method", "sync")]);
-    cx.span().end();
-    result.map_err(Into::into)
+    receipt.span().end();
 }
 
 pub(crate) fn now_ms() -> u64 {

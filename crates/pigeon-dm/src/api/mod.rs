@@ -19,7 +19,7 @@ mod messages;
 mod push;
 mod receipts;
 
-pub(crate) use mailbox::{AckedMessage, acknowledge_known};
+pub(crate) use mailbox::acknowledge;
 pub(crate) use receipts::record_read;
 
 use axum::Router;

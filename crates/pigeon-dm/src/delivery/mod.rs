@@ -116,6 +116,18 @@ pub(crate) async fn wake_user(state: &DmState, user: &UserId) {
     }
 }
 
+/// Wakes the devices of `user` that just got a receipt (`(device, seq)` as the store appended
+/// it): no store read, the store said where it wrote.
+pub(crate) async fn wake_devices(state: &DmState, user: &UserId, receipts: &[(DeviceId, u64)]) {
+    if receipts.is_empty() {
+        return;
+    }
+    let notice = WakeNotice {
+        devices: receipts.iter().map(|(d, _)| d.to_string()).collect(),
+    };
+    publish(state, &wake_topic(state), &notice, user.as_str()).await;
+}
+
 /// Publishes `notice` on `topic` in the current trace context; failures are logged only.
 pub(crate) async fn publish(
     state: &DmState,

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{
@@ -20,7 +21,7 @@ use pigeon_proto::{
 use pigeon_store::{MailboxItem, MessageId, UserId};
 
 use super::registry::SessionInbox;
-use crate::api::{AckedMessage, acknowledge_known, record_read};
+use crate::api::{acknowledge, record_read};
 use crate::auth::Device;
 use crate::delivery::{method, push_fallback};
 use crate::{DmState, convert, spans};
@@ -352,23 +353,20 @@ impl Session {
                         crate::ApiError::Invalid(format!("seq {seq} is not awaiting an ack here"));
                     return self.refuse(socket, &err).await.map(|()| Counted::Yes);
                 };
-                let message = flight
-                    .message
-                    .clone()
-                    .map(|(message_id, sender, sent_at_ms)| AckedMessage {
-                        message_id,
-                        sender,
-                        sent_at_ms,
-                    });
+                let delivered_in = flight.span.clone();
                 finish(&self.state, flight, true);
                 // The store work runs beside the session, so acks of a busy device are
-                // committed together instead of one after the other.
+                // committed together instead of one after the other; its receipt span is a
+                // child of the delivery's, so the trace runs from the send to the receipt.
                 let (state, device) = (self.state.clone(), self.device.clone());
-                self.state.tasks().spawn(async move {
-                    if let Err(err) = acknowledge_known(&state, &device, seq, message).await {
-                        tracing::warn!(%err, seq, "an ack could not be recorded; the entry is sent again at the next connection");
+                self.state.tasks().spawn(
+                    async move {
+                        if let Err(err) = acknowledge(&state, &device, seq).await {
+                            tracing::warn!(%err, seq, "an ack could not be recorded; the entry is sent again at the next connection");
+                        }
                     }
-                });
+                    .with_context(delivered_in),
+                );
                 Ok(Counted::Free)
             }
             ClientFrame::Read { peer, up_to, .. } => {

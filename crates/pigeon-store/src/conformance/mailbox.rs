@@ -22,9 +22,12 @@ pub async fn fetch_pages_and_ack_hides(harness: &dyn Harness) {
     assert_eq!(seqs(store.fetch(d.clone(), 4, 10).await.unwrap()), [5]);
     assert!(store.fetch(d.clone(), 5, 10).await.unwrap().is_empty());
 
-    assert!(store.ack(d.clone(), 2).await.unwrap());
-    assert!(!store.ack(d.clone(), 2).await.unwrap(), "ack is idempotent");
-    assert!(store.ack(d.clone(), 4).await.unwrap());
+    assert!(store.ack(d.clone(), 2).await.unwrap().newly());
+    assert!(
+        !store.ack(d.clone(), 2).await.unwrap().newly(),
+        "ack is idempotent"
+    );
+    assert!(store.ack(d.clone(), 4).await.unwrap().newly());
     assert_eq!(seqs(all(&*store, &d).await), [1, 3, 5]);
     assert_eq!(store.pending_count(d.clone()).await.unwrap(), 3);
     assert_eq!(seqs(store.fetch(d.clone(), 1, 1).await.unwrap()), [3]);
@@ -33,9 +36,10 @@ pub async fn fetch_pages_and_ack_hides(harness: &dyn Harness) {
         let err = store.ack(d.clone(), bad).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "ack {bad}: {err:?}");
     }
-    // Another device's seq space is its own: alice's device has none assigned.
+    // Another device's seq space is its own: carol's device has none assigned.
+    let carol = person(&*store, "carol", 1).await;
     assert!(matches!(
-        store.ack(alice.devices[0].clone(), 1).await,
+        store.ack(carol.devices[0].clone(), 1).await,
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(store.pending_count(d.clone()).await.unwrap(), 3);
@@ -83,7 +87,7 @@ pub async fn acked_entries_never_return(harness: &dyn Harness) {
                 }
                 2 if assigned > 0 => {
                     let seq = 1 + rng.below(assigned);
-                    let newly = store.ack(d.clone(), seq).await.unwrap();
+                    let newly = store.ack(d.clone(), seq).await.unwrap().newly();
                     assert_eq!(newly, acked.insert(seq), "ack {seq} newly?");
                 }
                 _ => {

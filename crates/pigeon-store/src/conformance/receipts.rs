@@ -2,16 +2,24 @@
 
 use super::Harness;
 use super::support::{all, person, send};
-use crate::{MailboxItem, MessageId, StoreError};
+use crate::{Acked, DeviceId, MailboxItem, MessageId, StoreError};
 
-/// The first delivery record by a target device appends a receipt to every current device of
-/// the sender; repeating it is a no-op; devices the message was not addressed to are refused.
+/// Acking a message records its delivery: the first ack by each target device appends a
+/// receipt to every current device of the sender and says where; acking a receipt appends
+/// nothing; a second ack is a no-op.
 pub async fn delivery_receipts_reach_every_sender_device(harness: &dyn Harness) {
     let store = harness.open().await;
     let alice = person(&*store, "alice", 2).await;
     let bob = person(&*store, "bob", 2).await;
-    let eve = person(&*store, "eve", 1).await;
-    let m = send(&*store, &alice, 0, &bob, "m1").await.message_id;
+    let sent = send(&*store, &alice, 0, &bob, "m1").await;
+    let m = sent.message_id.clone();
+    let seq_of = |d: &DeviceId| {
+        sent.seqs
+            .iter()
+            .find(|(t, _)| t == d)
+            .map(|(_, s)| *s)
+            .unwrap()
+    };
     let before: Vec<usize> = {
         let mut v = Vec::new();
         for d in &alice.devices {
@@ -19,25 +27,30 @@ pub async fn delivery_receipts_reach_every_sender_device(harness: &dyn Harness) 
         }
         v
     };
-    assert!(
-        store
-            .record_delivery(bob.devices[0].clone(), m.clone())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .record_delivery(bob.devices[0].clone(), m.clone())
-            .await
-            .unwrap(),
-        "idempotent"
-    );
-    assert!(
-        store
-            .record_delivery(bob.devices[1].clone(), m.clone())
-            .await
-            .unwrap()
-    );
+    let mut woken = Vec::new();
+    for d in &bob.devices {
+        let Acked::Message(delivery) = store.ack(d.clone(), seq_of(d)).await.unwrap() else {
+            panic!("the ack of a message is a delivery");
+        };
+        assert_eq!(delivery.message_id, m);
+        assert_eq!(delivery.sender_user, alice.user);
+        assert_eq!(delivery.sent_at_ms, sent.sent_at_ms);
+        assert_eq!(
+            delivery
+                .receipts
+                .iter()
+                .map(|(d, _)| d.clone())
+                .collect::<Vec<_>>(),
+            alice.devices,
+            "a receipt for every device of the sender"
+        );
+        woken.extend(delivery.receipts);
+        assert_eq!(
+            store.ack(d.clone(), seq_of(d)).await.unwrap(),
+            Acked::Already,
+            "idempotent"
+        );
+    }
     for (d, n) in alice.devices.iter().zip(before) {
         let entries = all(&*store, d).await;
         let receipts: Vec<_> = entries[n..]
@@ -51,6 +64,7 @@ pub async fn delivery_receipts_reach_every_sender_device(harness: &dyn Harness) 
                 } => {
                     assert_eq!(message_id, &m);
                     assert_eq!(by_user, &bob.user);
+                    assert!(woken.contains(&(d.clone(), e.seq)), "the seq it said");
                     by_device.clone()
                 }
                 other => panic!("expected a delivery receipt, got {other:?}"),
@@ -60,25 +74,25 @@ pub async fn delivery_receipts_reach_every_sender_device(harness: &dyn Harness) 
             receipts, bob.devices,
             "one receipt per acking device, in order"
         );
+        // Acking a receipt is no delivery: nothing more is appended anywhere.
+        let seq = entries[n].seq;
+        assert_eq!(store.ack(d.clone(), seq).await.unwrap(), Acked::Receipt);
     }
-    let err = store
-        .record_delivery(eve.devices[0].clone(), m.clone())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
-    let err = store
-        .record_delivery(alice.devices[0].clone(), m.clone())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Forbidden(_)),
-        "the sending device: {err:?}"
-    );
-    let err = store
-        .record_delivery(bob.devices[0].clone(), MessageId::generate())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    // The copy for the sender's other device: its ack tells the sender's devices too.
+    let own = alice.devices[1].clone();
+    let Acked::Message(delivery) = store.ack(own.clone(), seq_of(&own)).await.unwrap() else {
+        panic!("the ack of a message is a delivery");
+    };
+    assert_eq!(delivery.receipts.len(), alice.devices.len());
+    for d in &bob.devices {
+        assert!(
+            !all(&*store, d)
+                .await
+                .iter()
+                .any(|e| matches!(e.item, MailboxItem::DeliveryReceipt { .. })),
+            "the recipient's devices get no receipts of their own acks"
+        );
+    }
 }
 
 /// "Read up to here" advances only forward in server order; each advance appends a read

@@ -12,7 +12,7 @@ use super::accounts::owner_of;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::mailbox_row::{MailboxKind, MailboxRow};
-use crate::types::{DeviceId, MailboxEntry, MailboxItem};
+use crate::types::{DeviceId, MailboxEntry, MailboxItem, MessageId};
 
 /// Appends `item` to the device's mailbox and returns its seq.
 pub(super) fn append(
@@ -122,7 +122,13 @@ impl Row {
     }
 }
 
-pub(super) fn ack(conn: &Connection, device: &DeviceId, seq: u64) -> Result<bool, StoreError> {
+/// Deletes one entry of the device's own mailbox; returns what it was — its kind and message
+/// id — or `None` when an earlier ack took it.
+pub(super) fn take(
+    conn: &Connection,
+    device: &DeviceId,
+    seq: u64,
+) -> Result<Option<(MailboxKind, MessageId)>, StoreError> {
     let last: i64 = conn
         .prepare_cached("SELECT last_seq FROM devices WHERE device_id = ?1 AND removed_at IS NULL")
         .db()?
@@ -132,12 +138,21 @@ pub(super) fn ack(conn: &Connection, device: &DeviceId, seq: u64) -> Result<bool
     if seq == 0 || seq > to_u64(last)? {
         return Err(StoreError::Invalid("seq was never assigned to this device"));
     }
-    let deleted = conn
-        .prepare_cached("DELETE FROM mailbox WHERE device_id = ?1 AND seq = ?2")
+    let taken = conn
+        .prepare_cached(
+            "DELETE FROM mailbox WHERE device_id = ?1 AND seq = ?2 RETURNING kind, message_id",
+        )
         .db()?
-        .execute(params![device.as_str(), to_i64(seq)?])
-        .db()?;
-    Ok(deleted > 0)
+        .query_row(params![device.as_str(), to_i64(seq)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .db_optional()?;
+    let Some((kind, message_id)) = taken else {
+        return Ok(None);
+    };
+    let kind = MailboxKind::from_code(kind)
+        .ok_or_else(|| StoreError::Backend(format!("malformed mailbox row (seq {seq})")))?;
+    Ok(Some((kind, MessageId::from_string(message_id))))
 }
 
 pub(super) fn pending(conn: &Connection, device: &DeviceId) -> Result<u64, StoreError> {

@@ -33,7 +33,7 @@ use self::writer::Writer;
 use crate::error::{SendError, StoreError};
 use crate::store::Store;
 use crate::types::{
-    Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
+    Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
     MessageId, NewAccount, NewDevice, SendOutcome, SendRequest, UserId,
 };
 
@@ -203,20 +203,12 @@ impl Store for SqliteStore {
         self.read(move |c| mailbox::fetch(c, &device, after_seq, limit))
     }
 
-    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.write(move |c| mailbox::ack(c, &device, seq))
+    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>> {
+        self.write(move |c| receipts::ack(c, &device, seq))
     }
 
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.read(move |c| mailbox::pending(c, &device))
-    }
-
-    fn record_delivery(
-        &self,
-        device: DeviceId,
-        message: MessageId,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.write(move |c| receipts::record_delivery(c, &device, &message))
     }
 
     fn record_read(

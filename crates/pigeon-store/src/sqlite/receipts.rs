@@ -1,8 +1,8 @@
 //! Delivery and read receipts: durable state plus mailbox entries for the sender's devices.
 //!
-//! Delivery is recorded per target device in `message_targets.delivered_at`; the first record
-//! fans a receipt out and later ones are no-ops, so the server may call it again after a retried
-//! ack. Read marks are per (reader, sender) conversation direction and hold the newest message
+//! Delivery is recorded at the ack of a message, in the ack's transaction, per target device in
+//! `message_targets.delivered_at`; the first record fans a receipt out and later ones are
+//! no-ops. Read marks are per (reader, sender) conversation direction and hold the newest message
 //! read in server order (`messages.msg_order`), so a late or reordered "read up to" can never
 //! move the mark backwards.
 
@@ -10,48 +10,63 @@ use rusqlite::{Connection, params};
 
 use super::accounts::{current_devices, owner_of};
 use super::mailbox;
-use super::sql::{Db, DbOptional, to_i64};
+use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
-use crate::types::{DeviceId, MailboxItem, MessageId, UserId, now_ms};
+use crate::mailbox_row::MailboxKind;
+use crate::types::{Acked, Delivery, DeviceId, MailboxItem, MessageId, UserId, now_ms};
 
-pub(super) fn record_delivery(
+/// Acks `seq` of the device's mailbox and, for a message, records its delivery: one request
+/// of the writer, so one transaction.
+pub(super) fn ack(conn: &Connection, device: &DeviceId, seq: u64) -> Result<Acked, StoreError> {
+    match mailbox::take(conn, device, seq)? {
+        None => Ok(Acked::Already),
+        Some((MailboxKind::Message, message)) => {
+            record_delivery(conn, device, &message).map(Acked::Message)
+        }
+        Some(_) => Ok(Acked::Receipt),
+    }
+}
+
+/// Records that `device` received `message`; the first time, appends a delivery receipt to
+/// every current device of the sender.
+fn record_delivery(
     conn: &Connection,
     device: &DeviceId,
     message: &MessageId,
-) -> Result<bool, StoreError> {
+) -> Result<Delivery, StoreError> {
     let by_user = owner_of(conn, device)?;
-    let (msg_order, sender_user) = conn
-        .prepare_cached("SELECT msg_order, sender_user FROM messages WHERE message_id = ?1")
+    let (msg_order, sender_user, sent_at) = conn
+        .prepare_cached(
+            "SELECT msg_order, sender_user, sent_at FROM messages WHERE message_id = ?1",
+        )
         .db()?
         .query_row([message.as_str()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })
         .db_optional()?
         .ok_or(StoreError::NotFound("message"))?;
-    let delivered: Option<Option<i64>> = conn
+    let mut delivery = Delivery {
+        message_id: message.clone(),
+        sender_user: UserId::from_string(sender_user),
+        sent_at_ms: to_u64(sent_at)?,
+        receipts: Vec::new(),
+    };
+    let at_ms = now_ms();
+    let recorded = conn
         .prepare_cached(
-            "SELECT delivered_at FROM message_targets WHERE msg_order = ?1 AND device_id = ?2",
+            "UPDATE message_targets SET delivered_at = ?3
+             WHERE msg_order = ?1 AND device_id = ?2 AND delivered_at IS NULL",
         )
         .db()?
-        .query_row(params![msg_order, device.as_str()], |r| r.get(0))
-        .db_optional()?;
-    match delivered {
-        None => {
-            return Err(StoreError::Forbidden(
-                "message not addressed to this device",
-            ));
-        }
-        Some(Some(_)) => return Ok(false),
-        Some(None) => {}
+        .execute(params![msg_order, device.as_str(), to_i64(at_ms)?])
+        .db()?;
+    if recorded == 0 {
+        return Ok(delivery);
     }
-    let at_ms = now_ms();
-    conn.prepare_cached(
-        "UPDATE message_targets SET delivered_at = ?3 WHERE msg_order = ?1 AND device_id = ?2",
-    )
-    .db()?
-    .execute(params![msg_order, device.as_str(), to_i64(at_ms)?])
-    .db()?;
-    let sender_user = UserId::from_string(sender_user);
     // A copy to the sender's own other device is not a delivery to the recipient, but the
     // sender's devices still learn it arrived; the receipt names who acked it.
     let item = MailboxItem::DeliveryReceipt {
@@ -60,10 +75,11 @@ pub(super) fn record_delivery(
         by_device: device.clone(),
         at_ms,
     };
-    for target in current_devices(conn, &sender_user)? {
-        mailbox::append(conn, &target, &item)?;
+    for target in current_devices(conn, &delivery.sender_user)? {
+        let seq = mailbox::append(conn, &target, &item)?;
+        delivery.receipts.push((target, seq));
     }
-    Ok(true)
+    Ok(delivery)
 }
 
 pub(super) fn record_read(
