@@ -1,15 +1,14 @@
 //! Which device has a live session on this node. One session per device: a new connection
 //! replaces the old one, whose loop then ends.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use opentelemetry::Context;
 use pigeon_store::DeviceId;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// Trace hints queued per session at most; beyond that a wake still happens, only the hint
 /// (the delivery's trace context) is dropped.
@@ -21,13 +20,33 @@ pub(crate) struct Hint {
     pub(crate) route: Context,
 }
 
+/// Where the router leaves word for one session. Small on purpose — every idle connection
+/// holds one: an empty queue allocates nothing (a channel would allocate a block of slots up
+/// front).
+#[derive(Default)]
+pub(crate) struct Inbox {
+    hints: Mutex<VecDeque<Hint>>,
+    wake: Notify,
+}
+
+impl Inbox {
+    /// Waits for the next wake-up.
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Takes the queued hints, leaving no buffer behind.
+    pub(crate) fn take_hints(&self) -> VecDeque<Hint> {
+        std::mem::take(&mut *self.hints.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 /// How the router reaches a live session.
 #[derive(Clone)]
 pub(crate) struct SessionHandle {
     pub(crate) id: u64,
     pub(crate) started: Instant,
-    hints: mpsc::Sender<Hint>,
-    wake: Arc<Notify>,
+    inbox: Arc<Inbox>,
 }
 
 impl SessionHandle {
@@ -35,17 +54,17 @@ impl SessionHandle {
     /// mailbox itself, so a dropped hint loses a trace link, never a message.
     pub(crate) fn wake(&self, hint: Option<Hint>) {
         if let Some(hint) = hint {
-            let _ = self.hints.try_send(hint);
+            let mut hints = self
+                .inbox
+                .hints
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if hints.len() < HINTS {
+                hints.push_back(hint);
+            }
         }
-        self.wake.notify_one();
+        self.inbox.wake.notify_one();
     }
-}
-
-/// What a session keeps to hear from the router.
-pub(crate) struct SessionInbox {
-    pub(crate) handle: SessionHandle,
-    pub(crate) hints: mpsc::Receiver<Hint>,
-    pub(crate) wake: Arc<Notify>,
 }
 
 /// The live sessions of this node.
@@ -56,21 +75,20 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    pub(crate) fn register(&self, device: &DeviceId) -> SessionInbox {
-        let (tx, hints) = mpsc::channel(HINTS);
-        let wake = Arc::new(Notify::new());
+    /// Registers a new session of `device`, replacing (and waking, so it sees it was
+    /// replaced) the one before; returns its id and inbox.
+    pub(crate) fn register(&self, device: &DeviceId) -> (u64, Arc<Inbox>) {
+        let inbox = Arc::new(Inbox::default());
         let handle = SessionHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             started: Instant::now(),
-            hints: tx,
-            wake: wake.clone(),
+            inbox: inbox.clone(),
         };
-        self.lock().insert(device.clone(), handle.clone());
-        SessionInbox {
-            handle,
-            hints,
-            wake,
+        let id = handle.id;
+        if let Some(replaced) = self.lock().insert(device.clone(), handle) {
+            replaced.inbox.wake.notify_one();
         }
+        (id, inbox)
     }
 
     /// Removes the device's session if it is still `id` (a newer one may have replaced it);
@@ -98,8 +116,6 @@ impl Sessions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, SessionHandle>> {
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -20,7 +20,7 @@ use pigeon_proto::{
 };
 use pigeon_store::{MailboxItem, MessageId, UserId};
 
-use super::registry::SessionInbox;
+use super::registry::Inbox;
 use crate::api::{acknowledge, record_read};
 use crate::auth::Device;
 use crate::delivery::{method, push_fallback};
@@ -66,15 +66,7 @@ enum End {
 }
 
 pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
-    let SessionInbox {
-        handle,
-        mut hints,
-        wake,
-    } = state.sessions().register(&device.device_id);
-    // Keep only the id: holding the handle would keep our own hint channel open, and its
-    // closing is how a replaced session learns that it was replaced.
-    let id = handle.id;
-    drop(handle);
+    let (id, inbox) = state.sessions().register(&device.device_id);
     let device_id = device.device_id.clone();
     // Other nodes route this device's deliveries here from now on. A failed claim only means
     // they push instead; the session reads the mailbox itself either way.
@@ -89,7 +81,7 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         hints: HashMap::new(),
         keys_used: false,
     };
-    let end = session.serve(&mut socket, &mut hints, &wake, id).await;
+    let end = session.serve(&mut socket, &inbox, id).await;
     // Replaced by a newer session on this node: that one holds the claim now.
     if state.sessions().unregister(&device_id, id)
         && let Err(err) = state.directory().release(&device_id).await
@@ -111,8 +103,7 @@ impl Session {
     async fn serve(
         &mut self,
         socket: &mut WebSocket,
-        hints: &mut tokio::sync::mpsc::Receiver<super::Hint>,
-        wake: &tokio::sync::Notify,
+        inbox: &Inbox,
         id: u64,
     ) -> End {
         let count = self
@@ -164,22 +155,14 @@ impl Session {
                     Some(Ok(WsMessage::Close(_))) => return End::Closed,
                     Some(Ok(_)) => Ok(()),
                 },
-                hint = hints.recv() => {
-                    // The registry dropped our sender: a newer session replaced this one.
-                    let Some(hint) = hint else {
-                        return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
-                    };
-                    self.keep_hint(hint);
-                    self.take_queued_hints(hints);
-                    self.deliver_new_checking_keys(socket).await
-                }
-                () = wake.notified() => {
+                () = inbox.woken() => {
+                    // A newer session of this device took over (its registration woke us).
                     if !self.state.sessions().is_current(&self.device.device_id, id) {
                         return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
                     }
                     // The router queues a hint before it wakes: take it, or the entry would go
-                    // out without its trace context when the wake-up is seen first.
-                    self.take_queued_hints(hints);
+                    // out without its trace context.
+                    self.take_hints(inbox);
                     self.deliver_new_checking_keys(socket).await
                 }
                 // Only while something waits for its ack: an idle session sets no timer.
@@ -235,9 +218,9 @@ impl Session {
         }
     }
 
-    /// Keeps every hint already queued.
-    fn take_queued_hints(&mut self, hints: &mut tokio::sync::mpsc::Receiver<super::Hint>) {
-        while let Ok(hint) = hints.try_recv() {
+    /// Keeps every hint queued for this session.
+    fn take_hints(&mut self, inbox: &Inbox) {
+        for hint in inbox.take_hints() {
             self.keep_hint(hint);
         }
     }
