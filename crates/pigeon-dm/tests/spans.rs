@@ -150,7 +150,10 @@ async fn a_send_continues_the_clients_trace() {
         .find(|s| s.name == "messaging.delivery_receipt")
         .expect("messaging.delivery_receipt");
     assert_eq!(receipt.parent_span_id, late.span_context.span_id());
-    assert_eq!(receipt.span_context.trace_id(), late.span_context.trace_id());
+    assert_eq!(
+        receipt.span_context.trace_id(),
+        late.span_context.trace_id()
+    );
     assert!(
         receipt
             .attributes
