@@ -2,10 +2,10 @@
 //! its delivery in the same commit, which puts a delivery receipt in every mailbox of the
 //! sender.
 
-use axum::Json;
-use axum::extract::{Query, State};
 use std::time::SystemTime;
 
+use axum::Json;
+use axum::extract::{Query, State};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{AckRequest, AckResponse, MailboxPage};
