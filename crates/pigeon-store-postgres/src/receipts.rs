@@ -3,11 +3,11 @@
 //! Delivery is recorded at the ack of a message, in the ack's transaction, per target device in
 //! `message_targets.delivered_at` by an `UPDATE … WHERE delivered_at IS NULL`: of two racing
 //! acks (a retried ack on another node) only one deletes the mailbox entry, and the record
-//! re-checks anyway, so the receipt fans out once. Read marks are per (reader, sender) direction and hold the newest
-//! message read in server order (`messages.msg_order`); the upsert only moves the mark forward
-//! and racing upserts of one mark take turns on its row, so a late or reordered "read up to"
-//! can never move it backwards or fan out twice. Both fan out after taking their one row lock,
-//! in ascending device order (see `mailbox`).
+//! re-checks anyway, so the receipt fans out once. Read marks are per (reader, sender)
+//! direction and hold the newest message read in server order (`messages.msg_order`); the
+//! upsert only moves the mark forward and racing upserts of one mark take turns on its row, so
+//! a late or reordered "read up to" can never move it backwards or fan out twice. Both fan out
+//! after taking their one row lock, in ascending device order (see `mailbox`).
 
 use deadpool_postgres::Transaction;
 use pigeon_store::{
