@@ -104,9 +104,9 @@ pub trait Store: Send + Sync {
 
     /// Acks one entry of the device's own mailbox; it is never returned again. When the entry
     /// is a message, records its delivery to `device` in the same transaction: the first time,
-    /// a delivery receipt is appended to the mailbox of every current device of the sender (see
-    /// [`Delivery::receipts`](crate::Delivery::receipts)). An ack and its receipt are one commit, so a crash can never
-    /// keep the one without the other. Idempotent: a second ack is [`Acked::Already`].
+    /// a delivery receipt is appended to the mailbox of every current device of the sender
+    /// (see [`Delivery::receipts`](crate::Delivery::receipts)). An ack and its receipt are one
+    /// commit, so a crash can never keep the one without the other. Idempotent: a second ack is [`Acked::Already`].
     /// `Invalid` for a seq never assigned to this device (0, or beyond its last). `NotFound`
     /// for an unknown device.
     fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>>;
