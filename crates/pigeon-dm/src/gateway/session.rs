@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
+
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
@@ -18,7 +20,7 @@ use pigeon_proto::{
     ClientFrame, ErrorCode, ReadRequest, ServerFrame, WS_CLOSE_BAD_FRAME, WS_CLOSE_POLICY,
     WS_CLOSE_TOO_BIG,
 };
-use pigeon_store::{MailboxItem, MessageId, UserId};
+use pigeon_store::{MailboxEntry, MailboxItem, MessageId, Store, StoreError, UserId};
 
 use super::registry::Inbox;
 use crate::api::{acknowledge, record_read};
@@ -127,6 +129,14 @@ impl Session {
         }
         // `hello` carried the count after every key those entries used.
         self.keys_used = false;
+        // Mailbox reads run beside the socket, not in front of it: acks keep being taken
+        // while a read is in flight. Awaited inline, a slow read (PostgreSQL under load)
+        // held back every ack behind it, and with new messages waking the session all the
+        // time it took one frame per read.
+        let state = self.state.clone();
+        let store = state.store();
+        let mut reading: Option<MailboxRead<'_>> = None;
+        let mut read_again = false;
         let (mut window, mut frames) = (Instant::now(), 0u32);
         loop {
             let result = tokio::select! {
@@ -161,7 +171,24 @@ impl Session {
                     // The router queues a hint before it wakes: take it, or the entry would go
                     // out without its trace context.
                     self.take_hints(inbox);
-                    Box::pin(self.deliver_new_checking_keys(socket)).await
+                    // A read in flight may have started before this entry was committed.
+                    if reading.is_some() {
+                        read_again = true;
+                    } else {
+                        reading = Some(self.read_after_cursor(store));
+                    }
+                    Ok(())
+                }
+                read = finished(&mut reading) => {
+                    reading = None;
+                    match Box::pin(self.deliver_page(socket, read)).await {
+                        Ok(more) if more || std::mem::take(&mut read_again) => {
+                            reading = Some(self.read_after_cursor(store));
+                            Ok(())
+                        }
+                        Ok(_) => Box::pin(self.check_keys(socket)).await,
+                        Err(end) => Err(end),
+                    }
                 }
                 // Only while something waits for its ack: an idle session sets no timer.
                 () = sleep_until_due(self.next_timeout()) => {
@@ -223,11 +250,35 @@ impl Session {
         }
     }
 
-    /// What is new in the mailbox, then, after pre-key messages (sessions other devices
-    /// started with this one's one-time keys), `keys_low` when few keys are left, so the
-    /// device uploads more before senders fall back to its fallback key.
-    async fn deliver_new_checking_keys(&mut self, socket: &mut WebSocket) -> Result<(), End> {
-        self.deliver_new(socket).await?;
+    /// The next page of the mailbox after the cursor (owning everything but the store).
+    fn read_after_cursor<'a>(&self, store: &'a dyn Store) -> MailboxRead<'a> {
+        store.fetch(self.device.device_id.clone(), self.cursor, PAGE)
+    }
+
+    /// Sends a page the session read; says whether the page was full (more may follow).
+    async fn deliver_page(
+        &mut self,
+        socket: &mut WebSocket,
+        read: Result<Vec<MailboxEntry>, StoreError>,
+    ) -> Result<bool, End> {
+        let entries = match read {
+            Ok(entries) => entries,
+            Err(err) => {
+                tracing::warn!(%err, "could not read a mailbox; retrying at the next wake");
+                return Ok(false);
+            }
+        };
+        let full = entries.len() == PAGE;
+        for entry in entries {
+            self.deliver(socket, entry).await?;
+        }
+        Ok(full)
+    }
+
+    /// After pre-key messages (sessions other devices started with this one's one-time keys),
+    /// `keys_low` when few keys are left, so the device uploads more before senders fall back
+    /// to its fallback key.
+    async fn check_keys(&mut self, socket: &mut WebSocket) -> Result<(), End> {
         if !std::mem::take(&mut self.keys_used) {
             return Ok(());
         }
@@ -431,6 +482,17 @@ impl Session {
             }
             finish(&self.state, flight, false);
         }
+    }
+}
+
+/// A mailbox read in flight.
+type MailboxRead<'a> = BoxFuture<'a, Result<Vec<MailboxEntry>, StoreError>>;
+
+/// The result of the read in flight; never, when there is none.
+async fn finished(reading: &mut Option<MailboxRead<'_>>) -> Result<Vec<MailboxEntry>, StoreError> {
+    match reading {
+        Some(read) => read.await,
+        None => std::future::pending().await,
     }
 }
 
