@@ -23,8 +23,11 @@ use crate::auth::authenticate;
 use crate::{ApiError, DmState};
 
 /// Read buffer per connection: small, so an idle connection costs little (larger frames grow
-/// it; the write side has no buffer of its own).
+/// it).
 const BUFFER: usize = 512;
+/// Frames queued before they are written without waiting for a flush: a session flushes
+/// after each page of deliveries, so a page goes out in one write, not one per entry.
+const WRITE_BATCH: usize = 4096;
 
 #[derive(Deserialize)]
 pub(crate) struct WsQuery {
@@ -48,7 +51,7 @@ pub(crate) async fn upgrade(
     let max = state.config().limits.max_frame_bytes;
     Ok(ws
         .read_buffer_size(BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BATCH)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| session::run(socket, state, device)))

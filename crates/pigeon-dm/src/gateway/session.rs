@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures::SinkExt as _;
 use futures::future::BoxFuture;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
@@ -209,26 +210,24 @@ impl Session {
             .map_err(|_| End::Closed)
     }
 
+    /// Queues a frame; it goes out at the next flush, or once the write buffer fills.
+    async fn queue(&self, socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), End> {
+        let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
+        socket
+            .feed(WsMessage::Text(text.into()))
+            .await
+            .map_err(|_| End::Closed)
+    }
+
     /// Sends every mailbox entry after the cursor, in order.
     async fn deliver_new(&mut self, socket: &mut WebSocket) -> Result<(), End> {
         loop {
-            let entries = match self
+            let read = self
                 .state
                 .store()
                 .fetch(self.device.device_id.clone(), self.cursor, PAGE)
-                .await
-            {
-                Ok(entries) => entries,
-                Err(err) => {
-                    tracing::warn!(%err, "could not read a mailbox; retrying at the next wake");
-                    return Ok(());
-                }
-            };
-            let done = entries.len() < PAGE;
-            for entry in entries {
-                self.deliver(socket, entry).await?;
-            }
-            if done {
+                .await;
+            if !self.deliver_page(socket, read).await? {
                 return Ok(());
             }
         }
@@ -268,9 +267,11 @@ impl Session {
             }
         };
         let full = entries.len() == PAGE;
+        // One write for the page, not one per entry.
         for entry in entries {
             self.deliver(socket, entry).await?;
         }
+        socket.flush().await.map_err(|_| End::Closed)?;
         Ok(full)
     }
 
@@ -347,7 +348,7 @@ impl Session {
                 return Ok(());
             }
         };
-        self.send(
+        self.queue(
             socket,
             &ServerFrame::Deliver {
                 entry: wire,
