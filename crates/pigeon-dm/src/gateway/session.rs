@@ -222,11 +222,7 @@ impl Session {
     /// Sends every mailbox entry after the cursor, in order.
     async fn deliver_new(&mut self, socket: &mut WebSocket) -> Result<(), End> {
         loop {
-            let read = self
-                .state
-                .store()
-                .fetch(self.device.device_id.clone(), self.cursor, PAGE)
-                .await;
+            let read = self.read_after_cursor(self.state.store()).await;
             if !self.deliver_page(socket, read).await? {
                 return Ok(());
             }
