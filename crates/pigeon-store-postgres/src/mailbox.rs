@@ -86,8 +86,7 @@ pub(crate) async fn fetch(
 
 fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
     let seq = to_u64(row.try_get(0)?)?;
-    let corrupt = || StoreError::Backend(format!("malformed mailbox row (seq {seq})"));
-    let kind = MailboxKind::from_code(i64::from(row.try_get::<_, i16>(1)?)).ok_or_else(corrupt)?;
+    let kind = MailboxKind::from_stored(i64::from(row.try_get::<_, i16>(1)?), seq)?;
     let envelope_type: Option<i64> = row.try_get(5)?;
     let columns = MailboxRow {
         kind,
@@ -95,7 +94,7 @@ fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
         peer_user: row.try_get(3)?,
         peer_device: row.try_get(4)?,
         envelope_type: match envelope_type {
-            Some(t) => Some(u32::try_from(t).map_err(|_| corrupt())?),
+            Some(t) => Some(u32::try_from(t).map_err(|_| MailboxRow::malformed(seq))?),
             None => None,
         },
         ciphertext: row.try_get(6)?,
@@ -135,8 +134,7 @@ pub(crate) async fn take(
     else {
         return Ok(None);
     };
-    let kind = MailboxKind::from_code(i64::from(row.try_get::<_, i16>(0)?))
-        .ok_or_else(|| StoreError::Backend(format!("malformed mailbox row (seq {seq})")))?;
+    let kind = MailboxKind::from_stored(i64::from(row.try_get::<_, i16>(0)?), seq)?;
     Ok(Some((
         kind,
         MessageId::from_string(row.try_get::<_, String>(1)?),

@@ -26,6 +26,11 @@ impl MailboxKind {
         }
     }
 
+    /// The kind stored as `code` in the row at `seq`; a code of no kind is a malformed row.
+    pub fn from_stored(code: i64, seq: u64) -> Result<Self, StoreError> {
+        Self::from_code(code).ok_or_else(|| MailboxRow::malformed(seq))
+    }
+
     /// The stored code.
     pub fn code(self) -> i16 {
         self as i16
@@ -56,6 +61,12 @@ pub struct MailboxRow {
 }
 
 impl MailboxRow {
+    /// The error for the row at `seq` when it cannot be read back: an unknown kind, a column
+    /// its kind needs missing or out of range.
+    pub fn malformed(seq: u64) -> StoreError {
+        StoreError::Backend(format!("malformed mailbox row (seq {seq})"))
+    }
+
     /// The columns of `item`.
     pub fn of(item: &MailboxItem) -> Self {
         match item {
@@ -112,7 +123,7 @@ impl MailboxRow {
     /// The item these columns hold; `Backend` naming `seq` when a column its kind needs is
     /// missing.
     pub fn into_item(self, seq: u64) -> Result<MailboxItem, StoreError> {
-        let corrupt = || StoreError::Backend(format!("malformed mailbox row (seq {seq})"));
+        let corrupt = || Self::malformed(seq);
         let message_id = MessageId::from_string(self.message_id);
         let peer_user = UserId::from_string(self.peer_user);
         Ok(match self.kind {

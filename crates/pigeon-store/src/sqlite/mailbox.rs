@@ -103,8 +103,7 @@ struct Row {
 impl Row {
     fn into_entry(self) -> Result<MailboxEntry, StoreError> {
         let seq = to_u64(self.seq)?;
-        let kind = MailboxKind::from_code(self.kind)
-            .ok_or_else(|| StoreError::Backend(format!("malformed mailbox row (seq {seq})")))?;
+        let kind = MailboxKind::from_stored(self.kind, seq)?;
         let row = MailboxRow {
             kind,
             message_id: self.message_id,
@@ -150,8 +149,7 @@ pub(super) fn take(
     let Some((kind, message_id)) = taken else {
         return Ok(None);
     };
-    let kind = MailboxKind::from_code(kind)
-        .ok_or_else(|| StoreError::Backend(format!("malformed mailbox row (seq {seq})")))?;
+    let kind = MailboxKind::from_stored(kind, seq)?;
     Ok(Some((kind, MessageId::from_string(message_id))))
 }
 
