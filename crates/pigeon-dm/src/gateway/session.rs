@@ -202,12 +202,10 @@ impl Session {
         }
     }
 
+    /// Sends a frame now, with anything queued before it.
     async fn send(&self, socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), End> {
-        let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
-        socket
-            .send(WsMessage::Text(text.into()))
-            .await
-            .map_err(|_| End::Closed)
+        self.queue(socket, frame).await?;
+        socket.flush().await.map_err(|_| End::Closed)
     }
 
     /// Queues a frame; it goes out at the next flush, or once the write buffer fills.
