@@ -11,7 +11,7 @@
 
 use deadpool_postgres::Transaction;
 use pigeon_store::{
-    Acked, Delivery, DeviceId, MailboxItem, MailboxKind, MessageId, StoreError, UserId,
+    Acked, Delivery, DeviceId, MailboxItem, MailboxKind, MessageId, Receipts, StoreError, UserId,
 };
 
 use crate::accounts::{current_devices, current_owner};
@@ -85,7 +85,7 @@ pub(crate) async fn record_read(
     reader: &UserId,
     sender: &UserId,
     up_to: &MessageId,
-) -> Result<bool, Failure<StoreError>> {
+) -> Result<Option<Receipts>, Failure<StoreError>> {
     let found = query_opt(
         tx,
         "SELECT msg_order, sender_user, recipient_user FROM messages WHERE message_id = $1",
@@ -117,15 +117,14 @@ pub(crate) async fn record_read(
     .await?
         > 0;
     if !advanced {
-        return Ok(false);
+        return Ok(None);
     }
     let item = MailboxItem::ReadReceipt {
         peer_user: reader.clone(),
         up_to_message_id: up_to.clone(),
         at_ms,
     };
-    fan_out(tx, sender, &item).await?;
-    Ok(true)
+    fan_out(tx, sender, &item).await.map(Some)
 }
 
 /// Appends `item` to every current device of `user`, in ascending id order, and returns each
@@ -135,7 +134,7 @@ async fn fan_out(
     tx: &Transaction<'_>,
     user: &UserId,
     item: &MailboxItem,
-) -> Result<Vec<(DeviceId, u64)>, Failure<StoreError>> {
+) -> Result<Receipts, Failure<StoreError>> {
     let mut appended = Vec::new();
     for target in current_devices(tx, user).await? {
         if let Some(seq) = mailbox::append(tx, &target, item).await? {

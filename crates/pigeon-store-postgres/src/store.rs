@@ -12,8 +12,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use pigeon_store::{
     Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
-    MessageId, NewAccount, NewDevice, SendError, SendOutcome, SendRequest, Store, StoreError,
-    UserId,
+    MessageId, NewAccount, NewDevice, Receipts, SendError, SendOutcome, SendRequest, Store,
+    StoreError, UserId,
 };
 use tokio_postgres::NoTls;
 
@@ -194,7 +194,7 @@ impl Store for PostgresStore {
         reader: UserId,
         sender: UserId,
         up_to: MessageId,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<Receipts>, StoreError>> {
         write(
             &self.pool,
             (reader, sender, up_to),

@@ -77,6 +77,6 @@ pub use sqlite::{CommitStats, SqliteConfig, SqliteStore};
 pub use store::Store;
 pub use types::{
     Acked, Authenticated, ClaimedKey, Delivery, DeviceCopy, DeviceId, DeviceInfo, DeviceToken,
-    KeyUpload, MailboxEntry, MailboxItem, MessageId, NewAccount, NewDevice, SendOutcome,
+    KeyUpload, MailboxEntry, MailboxItem, MessageId, NewAccount, NewDevice, Receipts, SendOutcome,
     SendRequest, SignedKey, UserId,
 };

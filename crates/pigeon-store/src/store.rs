@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use crate::error::{SendError, StoreError};
 use crate::types::{
     Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
-    MessageId, NewAccount, NewDevice, SendOutcome, SendRequest, UserId,
+    MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, UserId,
 };
 
 /// Durable storage of the DM server. See the module docs.
@@ -117,16 +117,17 @@ pub trait Store: Send + Sync {
     // ---- receipts ----
 
     /// Records that `reader` read the messages `sender` sent it, up to `up_to` in server order.
-    /// Monotonic: an `up_to` not newer than the recorded one is a no-op returning `false`;
+    /// Monotonic: an `up_to` not newer than the recorded one is a no-op returning `None`;
     /// otherwise the mark advances, a read receipt is appended to every current device of
-    /// `sender`, and it returns `true`. `NotFound` for an unknown message, `Forbidden` if
-    /// `up_to` is not a message from `sender` to `reader`.
+    /// `sender`, and it returns where: each device with the receipt's seq (the devices to
+    /// wake). `NotFound` for an unknown message, `Forbidden` if `up_to` is not a message from
+    /// `sender` to `reader`.
     fn record_read(
         &self,
         reader: UserId,
         sender: UserId,
         up_to: MessageId,
-    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    ) -> BoxFuture<'_, Result<Option<Receipts>, StoreError>>;
 
     // ---- push ----
 

@@ -255,6 +255,10 @@ impl Acked {
     }
 }
 
+/// Where a receipt went: each current device of the sender with the receipt's seq in its
+/// mailbox — the devices to wake.
+pub type Receipts = Vec<(DeviceId, u64)>;
+
 /// A message's delivery to one device, recorded at its ack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -266,7 +270,7 @@ pub struct Delivery {
     pub sent_at_ms: u64,
     /// The delivery receipt's place in the mailbox of each current device of the sender: the
     /// devices to wake. Empty when this device's delivery had been recorded before.
-    pub receipts: Vec<(DeviceId, u64)>,
+    pub receipts: Receipts,
 }
 
 /// One entry of a device's mailbox.

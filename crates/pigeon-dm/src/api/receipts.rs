@@ -6,7 +6,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{Status, TraceContextExt};
 use pigeon_proto::{ReadRequest, ReadResponse};
-use pigeon_store::{MessageId, UserId};
+use pigeon_store::{MessageId, Receipts, UserId};
 
 use super::mailbox::now_ms;
 use crate::auth::Device;
@@ -46,17 +46,23 @@ pub(crate) async fn record_read(
         .await;
     let span = cx.span();
     match &result {
-        Ok(advanced) => span.set_attribute(KeyValue::new("receipt.processed", *advanced)),
+        Ok(woken) => span.set_attribute(KeyValue::new("receipt.processed", woken.is_some())),
         Err(err) => span.set_status(Status::error(err.to_string())),
     }
     span.end();
-    if let Ok(true) = result {
-        crate::delivery::wake_user(state, &peer).await;
+    let woken = result?;
+    if let Some(receipts) = &woken {
+        crate::delivery::wake_devices(state, &peer, receipts).await;
     }
-    result
+    Ok(woken.is_some())
 }
 
-async fn record(state: &DmState, caller: &Device, request: ReadRequest) -> Result<bool, ApiError> {
+/// Records the mark; when it advanced, returns where the receipts went.
+async fn record(
+    state: &DmState,
+    caller: &Device,
+    request: ReadRequest,
+) -> Result<Option<Receipts>, ApiError> {
     // Message ids are UUIDv7: the send time is in the id.
     let sent_at_ms = uuid_v7_millis(request.up_to.as_str());
     let latency_s = sent_at_ms.map(|sent| now_ms().saturating_sub(sent) as f64 / 1e3);
@@ -81,7 +87,7 @@ async fn record(state: &DmState, caller: &Device, request: ReadRequest) -> Resul
         update.span().set_status(Status::error(err.to_string()));
     }
     update.span().end();
-    let advanced = result?;
+    let woken = result?;
     // The receipt is now in every mailbox of the sender: delivered with the rest of the
     // mailbox, live or at the next sync.
     let notify = spans::child(
@@ -92,10 +98,12 @@ async fn record(state: &DmState, caller: &Device, request: ReadRequest) -> Resul
         ],
     );
     notify.span().end();
-    if advanced && let Some(latency) = latency_s {
+    if woken.is_some()
+        && let Some(latency) = latency_s
+    {
         state.metrics().receipt_latency.record(latency, &[]);
     }
-    Ok(advanced)
+    Ok(woken)
 }
 
 /// The id of a 1:1 conversation: the two user ids, ordered, joined.

@@ -100,22 +100,6 @@ pub(crate) async fn announce(
     publish(state, &deliver_topic(state), &notice, message_id.as_str()).await;
 }
 
-/// Wakes every current device of `user` (new receipts in their mailboxes).
-pub(crate) async fn wake_user(state: &DmState, user: &UserId) {
-    match state.store().devices(user.clone()).await {
-        Ok(devices) => {
-            let notice = WakeNotice {
-                devices: devices
-                    .into_iter()
-                    .map(|d| d.device_id.to_string())
-                    .collect(),
-            };
-            publish(state, &wake_topic(state), &notice, user.as_str()).await;
-        }
-        Err(err) => tracing::warn!(%err, "could not list devices to wake"),
-    }
-}
-
 /// Wakes the devices of `user` that just got a receipt (`(device, seq)` as the store appended
 /// it): no store read, the store said where it wrote.
 pub(crate) async fn wake_devices(state: &DmState, user: &UserId, receipts: &[(DeviceId, u64)]) {

@@ -52,6 +52,7 @@ pub async fn restart_keeps_everything_acknowledged(harness: &dyn Harness) {
             .record_read(bob.user.clone(), alice.user.clone(), ids[2].clone())
             .await
             .unwrap()
+            .is_some()
     );
     store
         .set_push_subscription(bd.clone(), "{\"endpoint\":\"e\"}".into())
@@ -94,10 +95,11 @@ pub async fn restart_keeps_everything_acknowledged(harness: &dyn Harness) {
         "the ack and its delivery survived"
     );
     assert!(
-        !store
+        store
             .record_read(bob.user.clone(), alice.user.clone(), ids[1].clone())
             .await
             .unwrap()
+            .is_none()
     );
     assert_eq!(
         store

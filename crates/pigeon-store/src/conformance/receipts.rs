@@ -125,10 +125,10 @@ pub async fn read_receipts_never_move_backwards(harness: &dyn Harness) {
     };
     let read =
         |up_to: &MessageId| store.record_read(bob.user.clone(), alice.user.clone(), up_to.clone());
-    assert!(read(&ids[1]).await.unwrap());
-    assert!(!read(&ids[1]).await.unwrap(), "same mark: no-op");
-    assert!(!read(&ids[0]).await.unwrap(), "older mark: no-op");
-    assert!(read(&ids[2]).await.unwrap());
+    let first = read(&ids[1]).await.unwrap().expect("the mark advances");
+    assert!(read(&ids[1]).await.unwrap().is_none(), "same mark: no-op");
+    assert!(read(&ids[0]).await.unwrap().is_none(), "older mark: no-op");
+    let second = read(&ids[2]).await.unwrap().expect("the mark advances");
     for d in &alice.devices {
         assert_eq!(
             read_receipts(all(&*store, d).await),
@@ -137,6 +137,24 @@ pub async fn read_receipts_never_move_backwards(harness: &dyn Harness) {
                 (bob.user.clone(), ids[2].clone())
             ]
         );
+    }
+    // Each advance says where its receipts went: every device of the sender, at that seq.
+    for (woken, up_to) in [(&first, &ids[1]), (&second, &ids[2])] {
+        assert_eq!(
+            woken.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>(),
+            alice.devices
+        );
+        for (d, seq) in woken {
+            let entries = all(&*store, d).await;
+            let entry = entries
+                .iter()
+                .find(|e| e.seq == *seq)
+                .expect("the seq it said");
+            assert!(
+                matches!(&entry.item, MailboxItem::ReadReceipt { up_to_message_id, .. } if up_to_message_id == up_to),
+                "{entry:?}"
+            );
+        }
     }
     // Only the recipient may mark a message read, and only as from its real sender.
     let err = store
@@ -161,5 +179,6 @@ pub async fn read_receipts_never_move_backwards(harness: &dyn Harness) {
             .record_read(alice.user.clone(), bob.user.clone(), reply)
             .await
             .unwrap()
+            .is_some()
     );
 }

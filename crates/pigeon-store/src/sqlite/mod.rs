@@ -34,7 +34,7 @@ use crate::error::{SendError, StoreError};
 use crate::store::Store;
 use crate::types::{
     Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
-    MessageId, NewAccount, NewDevice, SendOutcome, SendRequest, UserId,
+    MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, UserId,
 };
 
 /// How to open a [`SqliteStore`].
@@ -216,7 +216,7 @@ impl Store for SqliteStore {
         reader: UserId,
         sender: UserId,
         up_to: MessageId,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<Receipts>, StoreError>> {
         self.write(move |c| receipts::record_read(c, &reader, &sender, &up_to))
     }
 

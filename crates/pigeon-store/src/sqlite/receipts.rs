@@ -13,7 +13,7 @@ use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::mailbox_row::MailboxKind;
-use crate::types::{Acked, Delivery, DeviceId, MailboxItem, MessageId, UserId, now_ms};
+use crate::types::{Acked, Delivery, DeviceId, MailboxItem, MessageId, Receipts, UserId, now_ms};
 
 /// Acks `seq` of the device's mailbox and, for a message, records its delivery: one request
 /// of the writer, so one transaction.
@@ -75,10 +75,7 @@ fn record_delivery(
         by_device: device.clone(),
         at_ms,
     };
-    for target in current_devices(conn, &delivery.sender_user)? {
-        let seq = mailbox::append(conn, &target, &item)?;
-        delivery.receipts.push((target, seq));
-    }
+    delivery.receipts = fan_out(conn, &delivery.sender_user, &item)?;
     Ok(delivery)
 }
 
@@ -87,7 +84,7 @@ pub(super) fn record_read(
     reader: &UserId,
     sender: &UserId,
     up_to: &MessageId,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Receipts>, StoreError> {
     let (msg_order, msg_sender, msg_recipient) = conn
         .prepare_cached(
             "SELECT msg_order, sender_user, recipient_user FROM messages WHERE message_id = ?1",
@@ -126,15 +123,21 @@ pub(super) fn record_read(
         .db()?
         > 0;
     if !advanced {
-        return Ok(false);
+        return Ok(None);
     }
     let item = MailboxItem::ReadReceipt {
         peer_user: reader.clone(),
         up_to_message_id: up_to.clone(),
         at_ms,
     };
-    for target in current_devices(conn, sender)? {
-        mailbox::append(conn, &target, &item)?;
-    }
-    Ok(true)
+    fan_out(conn, sender, &item).map(Some)
+}
+
+/// Appends `item` to every current device of `user`; returns each device with the item's seq
+/// there.
+fn fan_out(conn: &Connection, user: &UserId, item: &MailboxItem) -> Result<Receipts, StoreError> {
+    current_devices(conn, user)?
+        .into_iter()
+        .map(|target| Ok((target.clone(), mailbox::append(conn, &target, item)?)))
+        .collect()
 }
