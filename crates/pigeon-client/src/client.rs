@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::global;
@@ -15,7 +15,8 @@ use pigeon_proto::{
     SendResponse, UploadKeysRequest, UserLookup,
 };
 
-use crate::api::Api;
+use crate::api::{Api, trace_headers};
+use crate::connection::Link;
 use crate::crypto::CryptoCell;
 use crate::{ClientError, Connection};
 
@@ -23,6 +24,10 @@ use crate::{ClientError, Connection};
 const LOW_KEYS: u64 = 10;
 /// How many one-time keys an upload adds.
 const KEY_BATCH: usize = 50;
+/// How long a send over the socket may wait for its answer before it goes over HTTP.
+const SOCKET_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Room in a `send` frame for what is not the request (type, number, `traceparent`).
+const FRAME_OVERHEAD: usize = 256;
 
 /// Who a client is on which server. The token is a secret: keep it like a password.
 #[derive(Clone)]
@@ -65,6 +70,8 @@ pub struct Client {
     pub(crate) crypto: Arc<CryptoCell>,
     /// Target devices per recipient, kept until the server says they are stale (409).
     pub(crate) targets: Arc<Mutex<HashMap<String, Vec<PeerDevice>>>>,
+    /// The live connection sends go over, while one is open.
+    pub(crate) live: Arc<Mutex<Option<Link>>>,
 }
 
 impl Client {
@@ -104,6 +111,7 @@ impl Client {
             },
             crypto: Arc::new(CryptoCell::new(Device::new())),
             targets: Arc::default(),
+            live: Arc::default(),
         };
         client.upload_keys(true).await?;
         Ok(client)
@@ -222,11 +230,7 @@ impl Client {
                 recipient: wire_id(recipient)?,
                 ciphertexts: self.encrypt_for(&targets, text)?,
             };
-            match self
-                .api
-                .post::<_, SendResponse>("/v1/messages", &request)
-                .await
-            {
+            match self.post_message(request).await {
                 Ok(sent) => {
                     return Ok(Sent {
                         message_id: sent.message_id.to_string(),
@@ -238,6 +242,45 @@ impl Client {
             }
         }
         Err(last.unwrap_or_else(|| ClientError::Protocol("device lists kept changing".into())))
+    }
+
+    /// Sends over the live connection when one is open and the request fits in a frame,
+    /// otherwise (or when the socket cannot bring the answer) over HTTP, with the same
+    /// `client_msg_id`: the server stores it once either way.
+    async fn post_message(&self, request: SendRequest) -> Result<SendResponse, ClientError> {
+        let link = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(link) = link {
+            let len = serde_json::to_vec(&request).map_or(usize::MAX, |json| json.len());
+            if link.takes(len + FRAME_OVERHEAD) {
+                let traceparent = trace_headers(&Context::current()).remove("traceparent");
+                if let Some(answer) = link.send(request.clone(), traceparent) {
+                    match tokio::time::timeout(SOCKET_SEND_TIMEOUT, answer).await {
+                        Ok(Ok(Err(ClientError::Transport(err)))) => {
+                            tracing::debug!(%err, "a send over the socket is retried over HTTP");
+                        }
+                        Ok(Ok(answered)) => return answered,
+                        Ok(Err(_)) | Err(_) => {
+                            tracing::debug!(
+                                "a send over the socket got no answer; retrying over HTTP"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        self.api.post("/v1/messages", &request).await
+    }
+
+    /// Sends go over `link` from now on, while it is open.
+    pub(crate) fn attach(&self, link: Link) {
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(link);
     }
 
     /// The recipient's devices and this user's other devices: from the cache, or from the

@@ -1,29 +1,25 @@
 //! [`Connection`]: the live WebSocket of one device.
 //!
-//! Frames are handled in order: a message is decrypted, then acked, then handed out as an
-//! [`Event`]; receipts are acked and handed out. When the socket drops, the next call to
-//! [`Connection::next_event`] reconnects with exponential backoff, and the server resends
-//! everything not acked, so nothing is lost; a message decrypted before (acked but the ack was
-//! lost) is recognised by its id and not handed out twice.
+//! A task of its own (`driver`) keeps the socket: it decrypts what arrives and hands it out as
+//! an [`Event`], acked when [`Connection::next_event`] takes it — what the application never
+//! took is sent again at the next connection. It reconnects with exponential backoff when the
+//! socket drops, and the server resends everything not acked, so nothing is lost (a message
+//! handed out before — taken, but the ack was lost — is recognised by its id, acked, and not
+//! handed out twice).
+//!
+//! While a connection is open, [`crate::Client::send_text`] sends over it (`send` frames)
+//! instead of making an HTTP request per message; a send whose answer the socket cannot bring
+//! (it dropped, or the message is larger than the server takes in a frame) goes over HTTP with
+//! the same `client_msg_id`, so it is stored once either way.
 
-use std::collections::{HashSet, VecDeque};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::{SinkExt as _, StreamExt as _};
-use pigeon_crypto::{Ciphertext, PeerDevice};
-use pigeon_proto::{ClientFrame, MailboxEntry, MailboxItem, ServerFrame};
-use tokio_tungstenite::tungstenite::Message as Ws;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use pigeon_proto::{ClientFrame, SendRequest, SendResponse};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::driver::Driver;
 use crate::{Client, ClientError};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Ids of messages already handed out, remembered to drop redeliveries.
-const REMEMBERED: usize = 10_000;
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Something that happened to this device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,69 +62,104 @@ pub enum Event {
     },
 }
 
-/// The live connection of one device; see the module docs.
+/// An event the driver has for the application, and the mailbox entry to ack once it is taken.
+pub(crate) struct Arrival {
+    pub(crate) event: Result<Event, ClientError>,
+    pub(crate) ack: Option<u64>,
+}
+
+/// What the handle and the client ask of the driver.
+pub(crate) enum Command {
+    /// A frame that needs no answer.
+    Frame(ClientFrame),
+    /// A message to send; the answer comes back on `reply`.
+    Send {
+        message: SendRequest,
+        traceparent: Option<String>,
+        reply: oneshot::Sender<Result<SendResponse, ClientError>>,
+    },
+    /// Close the socket and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The client's way to a live connection: sends go over it while it is open.
+#[derive(Clone)]
+pub(crate) struct Link {
+    commands: mpsc::UnboundedSender<Command>,
+    /// Largest frame the server takes now (from its `hello`); 0 while disconnected.
+    max_frame_bytes: Arc<AtomicUsize>,
+}
+
+impl Link {
+    /// Whether the connection is open and a frame of `len` bytes fits.
+    pub(crate) fn takes(&self, len: usize) -> bool {
+        !self.commands.is_closed() && len <= self.max_frame_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Sends `message` over the socket; `None` when the connection has gone meanwhile.
+    pub(crate) fn send(
+        &self,
+        message: SendRequest,
+        traceparent: Option<String>,
+    ) -> Option<oneshot::Receiver<Result<SendResponse, ClientError>>> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Send {
+                message,
+                traceparent,
+                reply,
+            })
+            .ok()?;
+        Some(answer)
+    }
+}
+
+/// The live connection of one device; see the module docs. Dropping it closes the socket.
+///
+/// Poll [`Connection::next_event`]: events wait in memory until taken.
 pub struct Connection {
-    client: Client,
-    socket: Option<Socket>,
-    backoff: Duration,
-    seen: HashSet<String>,
-    seen_order: VecDeque<String>,
+    events: mpsc::UnboundedReceiver<Arrival>,
+    commands: mpsc::UnboundedSender<Command>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Connection {
     pub(crate) async fn open(client: Client) -> Result<Self, ClientError> {
-        let mut connection = Self {
-            client,
-            socket: None,
-            backoff: FIRST_BACKOFF,
-            seen: HashSet::new(),
-            seen_order: VecDeque::new(),
-        };
-        connection.connect().await?;
-        Ok(connection)
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let max_frame_bytes = Arc::new(AtomicUsize::new(0));
+        let driver = Driver::connect(
+            client.clone(),
+            events_tx,
+            commands_rx,
+            max_frame_bytes.clone(),
+        )
+        .await?;
+        client.attach(Link {
+            commands: commands.clone(),
+            max_frame_bytes,
+        });
+        Ok(Self {
+            events,
+            commands,
+            task: tokio::spawn(driver.run()),
+        })
     }
 
-    async fn connect(&mut self) -> Result<(), ClientError> {
-        let base = self.client.credentials.server.replacen("http", "ws", 1);
-        let mut request = format!("{base}/v1/ws")
-            .into_client_request()
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        let auth = format!("Bearer {}", self.client.credentials.token)
-            .parse()
-            .map_err(|_| ClientError::Protocol("the token is not a header value".into()))?;
-        request.headers_mut().insert("authorization", auth);
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        self.socket = Some(socket);
-        Ok(())
-    }
-
-    /// The next event; reconnects (with backoff) when the connection drops.
+    /// The next event, acked to the server as it is taken; the connection reconnects (with
+    /// backoff) by itself when it drops.
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
-        loop {
-            let Some(socket) = self.socket.as_mut() else {
-                tokio::time::sleep(self.backoff).await;
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                if let Err(err) = self.connect().await {
-                    tracing::debug!(%err, "reconnect failed; backing off");
-                }
-                continue;
-            };
-            let frame = match socket.next().await {
-                Some(Ok(Ws::Text(text))) => text,
-                Some(Ok(Ws::Close(_))) | Some(Err(_)) | None => {
-                    self.socket = None;
-                    continue;
-                }
-                Some(Ok(_)) => continue,
-            };
-            let frame: ServerFrame = serde_json::from_str(&frame)
-                .map_err(|e| ClientError::Protocol(format!("unexpected frame: {e}")))?;
-            if let Some(event) = self.on_frame(frame).await? {
-                return Ok(event);
-            }
+        let Some(arrival) = self.events.recv().await else {
+            return Err(ClientError::Transport("the connection has stopped".into()));
+        };
+        if let Some(seq) = arrival.ack {
+            // Not acked (the connection stopped): the entry comes again at the next one.
+            let _ = self.commands.send(Command::Frame(ClientFrame::Ack {
+                seq,
+                traceparent: None,
+            }));
         }
+        arrival.event
     }
 
     /// Says "read up to `up_to`" for `peer`'s messages over the socket.
@@ -140,133 +171,22 @@ impl Connection {
                 .map_err(|e| ClientError::Protocol(e.to_string()))?,
             traceparent: None,
         };
-        self.send(&frame).await
+        self.commands
+            .send(Command::Frame(frame))
+            .map_err(|_| ClientError::Transport("the connection has stopped".into()))
     }
 
     /// Closes the connection.
-    pub async fn close(mut self) {
-        if let Some(mut socket) = self.socket.take() {
-            let _ = socket.close(None).await;
+    pub async fn close(self) {
+        let (done, closed) = oneshot::channel();
+        if self.commands.send(Command::Close(done)).is_ok() {
+            let _ = closed.await;
         }
     }
+}
 
-    async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
-        let text =
-            serde_json::to_string(frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let socket = self
-            .socket
-            .as_mut()
-            .ok_or_else(|| ClientError::Transport("not connected".into()))?;
-        socket
-            .send(Ws::Text(text.into()))
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))
-    }
-
-    async fn on_frame(&mut self, frame: ServerFrame) -> Result<Option<Event>, ClientError> {
-        match frame {
-            ServerFrame::Hello { one_time_key_count }
-            | ServerFrame::KeysLow { one_time_key_count } => {
-                self.backoff = FIRST_BACKOFF;
-                self.client.top_up_keys(one_time_key_count).await?;
-                Ok(None)
-            }
-            ServerFrame::Deliver { entry, .. } => self.on_entry(entry).await,
-            ServerFrame::Pong { .. } => Ok(None),
-            ServerFrame::Error { code, message } => {
-                tracing::warn!(?code, %message, "the server refused a frame");
-                Ok(None)
-            }
-        }
-    }
-
-    async fn on_entry(&mut self, entry: MailboxEntry) -> Result<Option<Event>, ClientError> {
-        let seq = entry.seq;
-        let event = match entry.item {
-            MailboxItem::Message {
-                message_id,
-                sender,
-                message_type,
-                body,
-                sent_at_ms,
-            } => {
-                let message_id = message_id.to_string();
-                if self.seen.contains(&message_id) {
-                    None
-                } else {
-                    let peer = PeerDevice::new(sender.user_id.as_str(), sender.device_id.as_str());
-                    let ciphertext = Ciphertext {
-                        message_type: match message_type {
-                            pigeon_proto::MessageType::PreKey => pigeon_crypto::MessageType::PreKey,
-                            pigeon_proto::MessageType::Normal => pigeon_crypto::MessageType::Normal,
-                        },
-                        body,
-                    };
-                    let event = match self.decrypt(&peer, &ciphertext).await {
-                        Ok(text) => Event::Message {
-                            message_id: message_id.clone(),
-                            from_user: peer.user_id,
-                            from_device: peer.device_id,
-                            text,
-                            sent_at_ms,
-                        },
-                        Err(reason) => Event::Undecryptable {
-                            message_id: message_id.clone(),
-                            reason,
-                        },
-                    };
-                    self.remember(message_id);
-                    Some(event)
-                }
-            }
-            MailboxItem::DeliveryReceipt { message_id, by, .. } => Some(Event::Delivered {
-                message_id: message_id.to_string(),
-                by_user: by.user_id.to_string(),
-                by_device: by.device_id.to_string(),
-            }),
-            MailboxItem::ReadReceipt { reader, up_to, .. } => Some(Event::Read {
-                reader: reader.to_string(),
-                up_to: up_to.to_string(),
-            }),
-        };
-        if let Err(err) = self
-            .send(&ClientFrame::Ack {
-                seq,
-                traceparent: None,
-            })
-            .await
-        {
-            // The server resends what was not acked when we reconnect; a message is recognised
-            // by its id then, and acked without being handed out twice.
-            tracing::debug!(%err, "ack not sent; reconnecting");
-            self.socket = None;
-        }
-        Ok(event)
-    }
-
-    async fn decrypt(&self, peer: &PeerDevice, ciphertext: &Ciphertext) -> Result<String, String> {
-        let identity = self
-            .client
-            .identity_of(peer)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut crypto = self.client.crypto.lock();
-        let crypto = &mut *crypto;
-        let plaintext = crypto
-            .sessions
-            .decrypt(&mut crypto.device, peer, &identity.curve25519, ciphertext)
-            .map_err(|e| e.to_string())?;
-        String::from_utf8(plaintext).map_err(|_| "the plaintext is not UTF-8".to_owned())
-    }
-
-    fn remember(&mut self, message_id: String) {
-        if self.seen.insert(message_id.clone()) {
-            self.seen_order.push_back(message_id);
-            if self.seen_order.len() > REMEMBERED
-                && let Some(old) = self.seen_order.pop_front()
-            {
-                self.seen.remove(&old);
-            }
-        }
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

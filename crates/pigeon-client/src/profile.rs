@@ -124,6 +124,7 @@ impl Client {
             },
             crypto: Arc::new(CryptoCell::with_state(crypto)),
             targets: Arc::new(Mutex::default()),
+            live: Arc::default(),
         })
     }
 }

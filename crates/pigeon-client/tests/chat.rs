@@ -65,17 +65,20 @@ async fn two_users_with_two_devices_each_chat_with_receipts() {
             (sent.message_id.clone(), "hello bob".to_owned())
         );
     }
-    // A delivery receipt per recipient device reaches the sender.
+    // A delivery receipt per recipient device reaches the sender (and one for the copy on
+    // her laptop, which names the laptop, in whatever order the acks came).
     let mut delivered = Vec::new();
     while delivered.len() < 2 {
         if let Event::Delivered {
             message_id,
+            by_user,
             by_device,
-            ..
         } = next(&mut alice_live).await
         {
             assert_eq!(message_id, sent.message_id);
-            delivered.push(by_device);
+            if by_user == bob_id {
+                delivered.push(by_device);
+            }
         }
     }
     delivered.sort();
@@ -191,4 +194,53 @@ async fn a_saved_device_continues_its_conversations_after_loading() {
         .await
         .unwrap();
     assert!(!reply.message_id.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_go_over_the_socket_or_http_and_each_arrives_once() {
+    let (base, _dir) = server().await;
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let bob_id = bob.credentials().user_id.clone();
+    let mut bob_live = bob.connect().await.unwrap();
+    let alice_live = alice.connect().await.unwrap();
+    // Give the hello (which says how large a frame may be) a moment to arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Over the socket, many at once: each answered with its own id.
+    let first = alice.send_text(&bob_id, "first").await.unwrap();
+    let sends = (0..20).map(|i| {
+        let (alice, bob_id) = (alice.clone(), bob_id.clone());
+        tokio::spawn(async move { alice.send_text(&bob_id, &format!("burst {i}")).await })
+    });
+    let mut ids = vec![first.message_id];
+    for send in sends {
+        ids.push(send.await.unwrap().unwrap().message_id);
+    }
+    // Larger than a frame may be: over HTTP.
+    let big = "x".repeat(30_000);
+    ids.push(alice.send_text(&bob_id, &big).await.unwrap().message_id);
+    // With the connection closed: over HTTP.
+    alice_live.close().await;
+    ids.push(alice.send_text(&bob_id, "last").await.unwrap().message_id);
+
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "one message id per send");
+    let mut got = Vec::new();
+    while got.len() < ids.len() {
+        let (id, text) = next_message(&mut bob_live).await;
+        if text == big {
+            got.push((id, "big".to_owned()));
+        } else {
+            got.push((id, text));
+        }
+    }
+    let mut got_ids: Vec<_> = got.iter().map(|(id, _)| id.clone()).collect();
+    got_ids.sort();
+    assert_eq!(got_ids, unique, "every message arrived, once");
+    assert_eq!(got[0].1, "first");
+    assert_eq!(got[21].1, "big");
+    assert_eq!(got[22].1, "last");
 }

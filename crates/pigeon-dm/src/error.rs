@@ -47,6 +47,19 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The status and the error body this error answers with, over HTTP or in a frame.
+    pub(crate) fn status_and_body(&self) -> (StatusCode, ErrorBody) {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(detail) = self {
+            tracing::error!(%detail, "request failed");
+        }
+        let mut body = ErrorBody::new(code, self.to_string());
+        if let Self::StaleDevices(current) = self {
+            body.details = serde_json::to_value(current).ok();
+        }
+        (status, body)
+    }
+
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             Self::Malformed(_) => (StatusCode::BAD_REQUEST, ErrorCode::Malformed),
@@ -68,14 +81,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if let Self::Internal(detail) = &self {
-            tracing::error!(%detail, "request failed");
-        }
-        let mut body = ErrorBody::new(code, self.to_string());
-        if let Self::StaleDevices(current) = &self {
-            body.details = serde_json::to_value(current).ok();
-        }
+        let (status, body) = self.status_and_body();
         let mut response = (status, axum::Json(body)).into_response();
         match &self {
             Self::RateLimited { retry_after_s } => {

@@ -66,6 +66,15 @@ pub(crate) fn linked_root(
     Context::new().with_span(span)
 }
 
+/// A context continuing the span `traceparent` names (a frame's), or an empty one.
+pub(crate) fn continued(traceparent: Option<&str>) -> Context {
+    traceparent
+        .and_then(span_context_of)
+        .map_or_else(Context::new, |remote| {
+            Context::new().with_remote_span_context(remote)
+        })
+}
+
 /// The span a `traceparent` names, if it parses.
 fn span_context_of(traceparent: &str) -> Option<SpanContext> {
     let carrier =

@@ -356,3 +356,152 @@ async fn a_device_running_low_on_one_time_keys_is_told_while_connected() {
     let low = seen.iter().find(|f| f["type"] == "keys_low").unwrap();
     assert_eq!(low["one_time_key_count"], 9, "{low}");
 }
+
+/// Sends a `send` frame and returns the answer carrying its id.
+async fn send_frame(socket: &mut Socket, id: u64, message: Value) -> Value {
+    let frame = json!({"type": "send", "id": id, "message": message});
+    socket
+        .send(Ws::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let answer = next_frame(socket).await;
+        if answer["id"] == id {
+            return answer;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_over_the_socket_are_answered_as_over_http() {
+    // A burst of 6 sends, refilled at one per 100 s: the 7th is over the limit.
+    let server = start(DmConfig {
+        sends_per_second: 0.01,
+        send_burst: 6.0,
+        ..DmConfig::default()
+    })
+    .await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 20).await;
+    let mut request = server.ws.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", alice.token).parse().unwrap(),
+    );
+    let (mut alice_ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = next_frame(&mut alice_ws).await;
+    assert_eq!(hello["max_frame_bytes"], 16 << 10, "{hello}");
+    let mut bob_ws = connect(&server, &bob).await;
+
+    let copy = encrypt_for(&server, &alice, &bob, "over the socket").await;
+    let message = json!({"client_msg_id": "s1", "recipient": bob.user_id, "ciphertexts": [copy]});
+    let sent = send_frame(&mut alice_ws, 1, message.clone()).await;
+    assert_eq!(sent["type"], "sent", "{sent}");
+    assert_eq!(sent["result"]["duplicate"], false);
+    let message_id = sent["result"]["message_id"].as_str().unwrap().to_owned();
+    let delivered = next_frame(&mut bob_ws).await;
+    assert_eq!(delivered["entry"]["message_id"], message_id.as_str());
+
+    // A retry with the same client_msg_id: the same message, nothing stored again.
+    let again = send_frame(&mut alice_ws, 2, message).await;
+    assert_eq!(again["type"], "sent", "{again}");
+    assert_eq!(again["result"]["message_id"], message_id.as_str());
+    assert_eq!(again["result"]["duplicate"], true);
+
+    // Refusals carry what POST /v1/messages answers: status, code, details.
+    let body = json!({"device": {"user_id": bob.user_id, "device_id": bob.device_id},
+        "message_type": "normal", "body": "QUJD"});
+    let unknown = send_frame(
+        &mut alice_ws,
+        3,
+        json!({"client_msg_id": "s3", "recipient": "nobody", "ciphertexts": [body]}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &unknown["type"],
+            &unknown["status"],
+            &unknown["error"]["code"]
+        ),
+        (&json!("send_failed"), &json!(404), &json!("not_found")),
+        "{unknown}"
+    );
+    let stray = json!({"device": {"user_id": bob.user_id, "device_id": "not-a-device"},
+        "message_type": "normal", "body": "QUJD"});
+    let stale = send_frame(
+        &mut alice_ws,
+        4,
+        json!({"client_msg_id": "s4", "recipient": bob.user_id, "ciphertexts": [stray]}),
+    )
+    .await;
+    assert_eq!(
+        (&stale["status"], &stale["error"]["code"]),
+        (&json!(409), &json!("stale_devices")),
+        "{stale}"
+    );
+    assert_eq!(
+        stale["error"]["details"]["current"][0]["device_id"],
+        bob.device_id.as_str()
+    );
+    let empty = send_frame(
+        &mut alice_ws,
+        5,
+        json!({"client_msg_id": "s5", "recipient": bob.user_id, "ciphertexts": []}),
+    )
+    .await;
+    assert_eq!(
+        (&empty["status"], &empty["error"]["code"]),
+        (&json!(400), &json!("invalid")),
+        "{empty}"
+    );
+    let crowd: Vec<Value> = (0..65).map(|_| body.clone()).collect();
+    let too_many = send_frame(
+        &mut alice_ws,
+        6,
+        json!({"client_msg_id": "s6", "recipient": bob.user_id, "ciphertexts": crowd}),
+    )
+    .await;
+    assert_eq!(
+        (&too_many["status"], &too_many["error"]["code"]),
+        (&json!(413), &json!("too_large")),
+        "{too_many}"
+    );
+
+    // Past the device's rate limit: 429 with the wait, as Retry-After says over HTTP.
+    let limited = send_frame(
+        &mut alice_ws,
+        7,
+        json!({"client_msg_id": "s7", "recipient": bob.user_id, "ciphertexts": [body]}),
+    )
+    .await;
+    assert_eq!(
+        (&limited["status"], &limited["error"]["code"]),
+        (&json!(429), &json!("rate_limited")),
+        "{limited}"
+    );
+    assert!(limited["retry_after_s"].as_u64().unwrap() >= 1, "{limited}");
+
+    // Only the accepted send reached Bob's mailbox, once.
+    let entries = support::mailbox(&server, &bob).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+
+    // A send frame that is not a send request closes the session like any unknown frame.
+    alice_ws
+        .send(Ws::Text(
+            r#"{"type":"send","id":8,"message":{"recipient":"x"}}"#.into(),
+        ))
+        .await
+        .unwrap();
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), alice_ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Ws::Close(Some(close)))) => break u16::from(close.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed, 4400);
+}

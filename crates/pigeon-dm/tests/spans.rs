@@ -1,7 +1,8 @@
 //! The server continues the client's trace: the HTTP SERVER span is a child of the request's
 //! `traceparent`, and `messaging.persist` (with the seed's attributes) is its child. A delivery
 //! long after the send (here: the recipient connects later) starts a trace of its own, linked
-//! to `messaging.persist`, so no trace stays open for hours and the journey still joins.
+//! to `messaging.persist`, so no trace stays open for hours and the journey still joins. A
+//! send over the socket continues the `traceparent` of its frame.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -166,4 +167,52 @@ async fn a_send_continues_the_clients_trace() {
         .expect("messaging.delivery_receipt.update");
     assert_eq!(update.parent_span_id, receipt.span_context.span_id());
     assert!(update.start_time >= receipt.start_time && update.end_time <= receipt.end_time);
+
+    // A send over the socket continues the trace its frame names: `messaging.persist` is a
+    // child of the client's span itself (no HTTP request in between).
+    let client_span = provider.tracer("client").start("messaging.send");
+    let cx = opentelemetry::Context::current_with_span(client_span);
+    let sc = cx.span().span_context().clone();
+    let url = format!("{}?access_token={}", server.ws, alice.token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let frame = json!({"type": "send", "id": 1, "traceparent": format!("00-{}-{}-01", sc.trace_id(), sc.span_id()),
+        "message": {"client_msg_id": "over-ws", "recipient": bob.user_id, "ciphertexts": [
+            {"device": {"user_id": bob.user_id, "device_id": bob.device_id}, "message_type": "normal", "body": "AAAA"}]}});
+    {
+        use futures::SinkExt as _;
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let sent = loop {
+        use futures::StreamExt as _;
+        let frame = tokio::time::timeout_at(deadline.into(), socket.next())
+            .await
+            .expect("the answer within 10 s")
+            .unwrap()
+            .unwrap();
+        let frame: serde_json::Value =
+            serde_json::from_str(frame.to_text().unwrap_or("{}")).unwrap();
+        if frame["type"] == "sent" {
+            break frame;
+        }
+    };
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let persist = spans
+        .iter()
+        .find(|s| s.name == "messaging.persist" && s.span_context.trace_id() == sc.trace_id())
+        .expect("messaging.persist in the frame's trace");
+    assert_eq!(persist.parent_span_id, sc.span_id());
+    assert!(
+        persist
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "message.id"
+                && kv.value.to_string() == sent["result"]["message_id"].as_str().unwrap())
+    );
 }

@@ -31,7 +31,7 @@ pub enum ErrorCode {
 }
 
 /// The JSON body of an error answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// The reason, for programs.
     pub code: ErrorCode,

@@ -13,8 +13,8 @@ pub struct Limits {
     pub max_targets: usize,
     /// Largest HTTP request body. Default 8 MiB.
     pub max_body_bytes: usize,
-    /// Largest WebSocket frame from a client. Default 16 KiB (clients only send acks and
-    /// control frames over the socket).
+    /// Largest WebSocket frame from a client. Default 16 KiB: acks, control frames and the
+    /// `send` of a message of a few KiB; larger sends go over HTTP.
     pub max_frame_bytes: usize,
     /// Most one-time keys in one upload. Default 100.
     pub max_keys_per_upload: usize,

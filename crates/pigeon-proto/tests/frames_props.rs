@@ -29,7 +29,7 @@ proptest! {
 
     #[test]
     fn server_frames_round_trip(count in any::<u64>(), nonce in any::<u64>()) {
-        for frame in [ServerFrame::KeysLow { one_time_key_count: count }, ServerFrame::Pong { nonce }, ServerFrame::Hello { one_time_key_count: count }] {
+        for frame in [ServerFrame::KeysLow { one_time_key_count: count }, ServerFrame::Pong { nonce }, ServerFrame::Hello { one_time_key_count: count, max_frame_bytes: 16 << 10 }] {
             let json = serde_json::to_string(&frame).unwrap();
             prop_assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
         }

@@ -1,4 +1,5 @@
-//! Sending: checks, the per-device rate limit, then one durable commit for every copy.
+//! Sending: checks, the per-device rate limit, then one durable commit for every copy — over
+//! HTTP (`POST /v1/messages`) and over the live socket (a `send` frame) alike.
 
 use axum::Json;
 use axum::extract::State;
@@ -20,13 +21,30 @@ pub(super) async fn send(
     caller: Device,
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<(StatusCode, Json<SendResponse>), ApiError> {
+    state.send_limiter().check(&caller.device_id)?;
+    let response = accept(&state, &caller, request).await?;
+    let status = if response.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(response)))
+}
+
+/// Checks `request`, stores it durably for every target device and announces it to the
+/// delivery router, under `messaging.persist` (a child of the current context). The caller
+/// has taken the send from the device's rate limit.
+pub(crate) async fn accept(
+    state: &DmState,
+    caller: &Device,
+    request: SendRequest,
+) -> Result<SendResponse, ApiError> {
     request.check(&state.config().limits).map_err(|e| match e {
         SendCheckError::TooLarge { .. } | SendCheckError::TooManyTargets { .. } => {
             ApiError::TooLarge(e.to_string())
         }
         other => ApiError::Invalid(other.to_string()),
     })?;
-    state.send_limiter().check(&caller.device_id)?;
     let targets = request.ciphertexts.len();
     let bytes: usize = request.ciphertexts.iter().map(|c| c.body.len()).sum();
     let mut store_request = pigeon_store::SendRequest {
@@ -73,18 +91,14 @@ pub(super) async fn send(
     }
     span.end();
     let outcome = result?;
-    crate::delivery::announce(&state, &outcome.message_id, &caller.user_id, &outcome.seqs).await;
-    let status = if outcome.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        Json(SendResponse {
-            message_id: id(outcome.message_id.as_str())?,
-            sent_at_ms: outcome.sent_at_ms,
-            duplicate: outcome.duplicate,
-        }),
-    ))
+    // The notice follows the stored message in its trace, also when the send came without
+    // one (a socket frame with no `traceparent`: persist is then a root).
+    crate::delivery::announce(state, &outcome.message_id, &caller.user_id, &outcome.seqs)
+        .with_context(cx)
+        .await;
+    Ok(SendResponse {
+        message_id: id(outcome.message_id.as_str())?,
+        sent_at_ms: outcome.sent_at_ms,
+        duplicate: outcome.duplicate,
+    })
 }

@@ -20,6 +20,7 @@ mod push;
 mod receipts;
 
 pub(crate) use mailbox::acknowledge;
+pub(crate) use messages::accept;
 pub(crate) use receipts::record_read;
 
 use axum::Router;

@@ -6,24 +6,31 @@
 //! `websocket_delivery_timeout` event and goes to push (messages only, never receipts) — also
 //! when the connection drops before the timeout — and is sent again at the next connection if
 //! still unacked.
+//!
+//! The device may send messages over the session too (`send` frames): each is accepted as
+//! `POST /v1/messages` accepts it, in a task of its own (so a send's durable commit never holds
+//! up the socket, and a send under way finishes even if the connection drops), and answered
+//! with `sent` or `send_failed` as it completes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures::SinkExt as _;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{SinkExt as _, StreamExt as _};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{
-    ClientFrame, ErrorCode, ReadRequest, ServerFrame, WS_CLOSE_BAD_FRAME, WS_CLOSE_POLICY,
-    WS_CLOSE_TOO_BIG,
+    ClientFrame, ErrorCode, ReadRequest, SendRequest, ServerFrame, WS_CLOSE_BAD_FRAME,
+    WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG,
 };
 use pigeon_store::{MailboxEntry, MailboxItem, MessageId, Store, StoreError, UserId};
+use tokio::task::JoinHandle;
 
 use super::registry::Inbox;
-use crate::api::{acknowledge, record_read};
+use crate::api::{accept, acknowledge, record_read};
 use crate::auth::Device;
 use crate::delivery::{method, push_fallback};
 use crate::{DmState, convert, spans};
@@ -35,6 +42,13 @@ const MAX_FRAMES_PER_SECOND: u32 = 100;
 const PAGE: usize = 100;
 /// Below this many unclaimed one-time keys the device is told to upload more (`keys_low`).
 const KEYS_LOW: u64 = 10;
+/// Sends of one session under way at once; past this the session reads no more frames until
+/// one finishes (the client's writes then wait in TCP).
+const MAX_SENDS_IN_FLIGHT: usize = 64;
+
+/// The sends under way, each answering with its `sent` or `send_failed` frame. Made at the
+/// first send: an idle session pays nothing for it.
+type Sends = Option<FuturesUnordered<JoinHandle<ServerFrame>>>;
 
 struct InFlight {
     sent: Instant,
@@ -53,6 +67,7 @@ struct Session {
     /// A pre-key message was delivered since the last key count: each one used up one of
     /// this device's one-time keys.
     keys_used: bool,
+    sends: Sends,
 }
 
 /// Whether a frame counts against the rate limit.
@@ -82,6 +97,7 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         in_flight: BTreeMap::new(),
         hints: HashMap::new(),
         keys_used: false,
+        sends: None,
     };
     let end = session.serve(&mut socket, &inbox, id).await;
     // Replaced by a newer session on this node: that one holds the claim now.
@@ -114,6 +130,7 @@ impl Session {
                 socket,
                 &ServerFrame::Hello {
                     one_time_key_count: count,
+                    max_frame_bytes: self.state.config().limits.max_frame_bytes,
                 },
             )
             .await
@@ -139,8 +156,13 @@ impl Session {
         let mut read_again = false;
         let (mut window, mut frames) = (Instant::now(), 0u32);
         loop {
+            let reading_frames = self
+                .sends
+                .as_ref()
+                .is_none_or(|s| s.len() < MAX_SENDS_IN_FLIGHT);
+            let due = self.next_timeout();
             let result = tokio::select! {
-                incoming = socket.recv() => match incoming {
+                incoming = socket.recv(), if reading_frames => match incoming {
                     None => return End::Closed,
                     Some(Err(err)) => return classify(&err),
                     Some(Ok(WsMessage::Text(text))) => {
@@ -190,8 +212,15 @@ impl Session {
                         Err(end) => Err(end),
                     }
                 }
+                answer = answered(&mut self.sends) => match answer {
+                    Ok(frame) => self.send(socket, &frame).await,
+                    Err(err) => {
+                        tracing::error!(%err, "a send over the socket failed to finish; the client retries it");
+                        Ok(())
+                    }
+                },
                 // Only while something waits for its ack: an idle session sets no timer.
-                () = sleep_until_due(self.next_timeout()) => {
+                () = sleep_until_due(due) => {
                     self.check_timeouts();
                     Ok(())
                 }
@@ -395,6 +424,11 @@ impl Session {
                 );
                 Ok(Counted::Free)
             }
+            ClientFrame::Send {
+                id,
+                message,
+                traceparent,
+            } => self.on_send(socket, id, message, traceparent).await,
             ClientFrame::Read { peer, up_to, .. } => {
                 match record_read(&self.state, &self.device, ReadRequest { peer, up_to }).await {
                     Ok(_) => Ok(Counted::Yes),
@@ -402,6 +436,38 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// A `send` frame: refused at once past the device's rate limit (counted against the frame
+    /// limit, so a flood of them closes the session), otherwise accepted in a task of its own.
+    async fn on_send(
+        &mut self,
+        socket: &mut WebSocket,
+        id: u64,
+        message: SendRequest,
+        traceparent: Option<String>,
+    ) -> Result<Counted, End> {
+        if let Err(err) = self.state.send_limiter().check(&self.device.device_id) {
+            return self
+                .send(socket, &send_failed(id, &err))
+                .await
+                .map(|()| Counted::Yes);
+        }
+        let (state, device) = (self.state.clone(), self.device.clone());
+        let parent = spans::continued(traceparent.as_deref());
+        let task = self.state.tasks().spawn(
+            async move {
+                match accept(&state, &device, message).await {
+                    Ok(result) => ServerFrame::Sent { id, result },
+                    Err(err) => send_failed(id, &err),
+                }
+            }
+            .with_context(parent),
+        );
+        self.sends
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(task);
+        Ok(Counted::Free)
     }
 
     async fn refuse(&self, socket: &mut WebSocket, err: &crate::ApiError) -> Result<(), End> {
@@ -487,6 +553,31 @@ async fn finished(reading: &mut Option<MailboxRead<'_>>) -> Result<Vec<MailboxEn
     match reading {
         Some(read) => read.await,
         None => std::future::pending().await,
+    }
+}
+
+/// The answer of the next send to finish; never, while none is under way.
+async fn answered(sends: &mut Sends) -> Result<ServerFrame, tokio::task::JoinError> {
+    match sends.as_mut() {
+        Some(sends) if !sends.is_empty() => match sends.next().await {
+            Some(answer) => answer,
+            None => std::future::pending().await,
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// The `send_failed` frame of a refused send: what `POST /v1/messages` would have answered.
+fn send_failed(id: u64, err: &crate::ApiError) -> ServerFrame {
+    let (status, error) = err.status_and_body();
+    ServerFrame::SendFailed {
+        id,
+        status: status.as_u16(),
+        error,
+        retry_after_s: match err {
+            crate::ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            _ => None,
+        },
     }
 }
 
