@@ -119,26 +119,52 @@ impl Driver {
                         return;
                     }
                 }
-                command = self.commands.recv() => match command {
-                    Some(Command::Frame(frame)) => self.write(&frame).await,
-                    Some(Command::Send { message, traceparent, reply }) => {
-                        self.next_send += 1;
-                        let id = self.next_send;
-                        self.pending.insert(id, reply);
-                        self.write(&ClientFrame::Send { id, message, traceparent }).await;
-                    }
-                    Some(Command::Close(done)) => {
-                        if let Some(mut socket) = self.socket.take() {
-                            let _ = socket.close(None).await;
-                        }
-                        self.lost();
-                        let _ = done.send(());
+                command = self.commands.recv() => {
+                    let Some(command) = command else { return };
+                    if !self.on_command(command).await {
                         return;
                     }
-                    None => return,
-                },
+                    // Whatever else is queued goes out in the same write.
+                    while let Ok(command) = self.commands.try_recv() {
+                        if !self.on_command(command).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    /// Queues the frame a command asks for; false when the driver is to stop.
+    async fn on_command(&mut self, command: Command) -> bool {
+        match command {
+            Command::Frame(frame) => self.write(&frame).await,
+            Command::Send {
+                message,
+                traceparent,
+                reply,
+            } => {
+                self.next_send += 1;
+                let id = self.next_send;
+                self.pending.insert(id, reply);
+                self.write(&ClientFrame::Send {
+                    id,
+                    message,
+                    traceparent,
+                })
+                .await;
+            }
+            Command::Close(done) => {
+                if let Some(mut socket) = self.socket.take() {
+                    let _ = socket.close(None).await;
+                }
+                self.lost();
+                let _ = done.send(());
+                return false;
             }
         }
+        true
     }
 
     /// The socket is gone: sends waiting for an answer fail (the client resends them over
@@ -151,8 +177,8 @@ impl Driver {
         }
     }
 
-    /// Writes a frame; a failed write drops the socket (what was not acked is resent at the
-    /// next connection).
+    /// Queues a frame for the next flush; a failed write drops the socket (what was not acked
+    /// is resent at the next connection).
     async fn write(&mut self, frame: &ClientFrame) {
         let text = match serde_json::to_string(frame) {
             Ok(text) => text,
@@ -165,8 +191,18 @@ impl Driver {
             self.lost();
             return;
         };
-        if let Err(err) = socket.send(Ws::Text(text.into())).await {
+        if let Err(err) = socket.feed(Ws::Text(text.into())).await {
             tracing::debug!(%err, "a frame was not sent; reconnecting");
+            self.lost();
+        }
+    }
+
+    /// Writes what was queued.
+    async fn flush(&mut self) {
+        if let Some(socket) = self.socket.as_mut()
+            && let Err(err) = socket.flush().await
+        {
+            tracing::debug!(%err, "frames were not sent; reconnecting");
             self.lost();
         }
     }

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{SinkExt as _, StreamExt as _};
@@ -212,13 +213,7 @@ impl Session {
                         Err(end) => Err(end),
                     }
                 }
-                answer = answered(&mut self.sends) => match answer {
-                    Ok(frame) => self.send(socket, &frame).await,
-                    Err(err) => {
-                        tracing::error!(%err, "a send over the socket failed to finish; the client retries it");
-                        Ok(())
-                    }
-                },
+                answer = answered(&mut self.sends) => Box::pin(self.answer_sends(socket, answer)).await,
                 // Only while something waits for its ack: an idle session sets no timer.
                 () = sleep_until_due(due) => {
                     self.check_timeouts();
@@ -468,6 +463,29 @@ impl Session {
             .get_or_insert_with(FuturesUnordered::new)
             .push(task);
         Ok(Counted::Free)
+    }
+
+    /// Writes the answer of a finished send, and of every other send finished by now (sends of
+    /// one group commit finish together), in one write.
+    async fn answer_sends(
+        &mut self,
+        socket: &mut WebSocket,
+        first: Result<ServerFrame, tokio::task::JoinError>,
+    ) -> Result<(), End> {
+        let mut answer = Some(first);
+        while let Some(finished) = answer {
+            match finished {
+                Ok(frame) => self.queue(socket, &frame).await?,
+                Err(err) => {
+                    tracing::error!(%err, "a send over the socket failed to finish; the client retries it")
+                }
+            }
+            answer = self
+                .sends
+                .as_mut()
+                .and_then(|sends| sends.next().now_or_never().flatten());
+        }
+        socket.flush().await.map_err(|_| End::Closed)
     }
 
     async fn refuse(&self, socket: &mut WebSocket, err: &crate::ApiError) -> Result<(), End> {
