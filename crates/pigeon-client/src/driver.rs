@@ -78,7 +78,8 @@ impl Driver {
             .parse()
             .map_err(|_| ClientError::Protocol("the token is not a header value".into()))?;
         request.headers_mut().insert("authorization", auth);
-        let (socket, _) = tokio_tungstenite::connect_async(request)
+        // Frames are written whole and batched here: no waiting on Nagle's algorithm.
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?;
         self.socket = Some(socket);

@@ -161,8 +161,11 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
                 match bob_live.next_event().await? {
                     Event::Message { text, .. } => {
                         let n = c.delivered.fetch_add(1, Ordering::Relaxed);
-                        if let Some(nanos) =
-                            text.strip_prefix("t=").and_then(|t| t.parse::<u64>().ok())
+                        // `t=0` is a pair's warm-up message: not measured.
+                        if let Some(nanos) = text
+                            .strip_prefix("t=")
+                            .and_then(|t| t.parse::<u64>().ok())
+                            .filter(|&nanos| nanos > 0)
                         {
                             let now = epoch.elapsed().as_nanos() as u64;
                             d.record(n, now.saturating_sub(nanos) / 1_000);

@@ -22,6 +22,7 @@ mod http;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use pigeon_bus::{Backend, Bus, MemoryBackend, MemoryConfig};
 use pigeon_dm::{DeliveryRouter, DmState, SessionDirectory};
 use pigeon_journey::{JourneyStore, StoreConfig};
@@ -67,6 +68,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .merge(otlp)
         .merge(pigeon_dm::router(dm.clone()))
         .merge(telemetry.metrics_router());
+    // Frames and answers are written whole (a session batches its own writes), so a small
+    // write must not wait for the peer's ACK of the previous one (Nagle).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(pigeon_telemetry::shutdown_signal())
         .await
