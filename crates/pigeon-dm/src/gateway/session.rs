@@ -48,8 +48,9 @@ const KEYS_LOW: u64 = 10;
 const MAX_SENDS_IN_FLIGHT: usize = 64;
 
 /// The sends under way, each answering with its `sent` or `send_failed` frame. Made at the
-/// first send: an idle session pays nothing for it.
-type Sends = Option<FuturesUnordered<JoinHandle<ServerFrame>>>;
+/// first send: an idle session pays nothing for it. The frame comes boxed: a frame inline
+/// would make room for itself in every idle session's state (~350 bytes).
+type Sends = Option<FuturesUnordered<JoinHandle<Box<ServerFrame>>>>;
 
 struct InFlight {
     sent: Instant,
@@ -452,10 +453,10 @@ impl Session {
         let parent = spans::continued(traceparent.as_deref());
         let task = self.state.tasks().spawn(
             async move {
-                match accept(&state, &device, message).await {
+                Box::new(match accept(&state, &device, message).await {
                     Ok(result) => ServerFrame::Sent { id, result },
                     Err(err) => send_failed(id, &err),
-                }
+                })
             }
             .with_context(parent),
         );
@@ -470,7 +471,7 @@ impl Session {
     async fn answer_sends(
         &mut self,
         socket: &mut WebSocket,
-        first: Result<ServerFrame, tokio::task::JoinError>,
+        first: Result<Box<ServerFrame>, tokio::task::JoinError>,
     ) -> Result<(), End> {
         let mut answer = Some(first);
         while let Some(finished) = answer {
@@ -575,7 +576,7 @@ async fn finished(reading: &mut Option<MailboxRead<'_>>) -> Result<Vec<MailboxEn
 }
 
 /// The answer of the next send to finish; never, while none is under way.
-async fn answered(sends: &mut Sends) -> Result<ServerFrame, tokio::task::JoinError> {
+async fn answered(sends: &mut Sends) -> Result<Box<ServerFrame>, tokio::task::JoinError> {
     match sends.as_mut() {
         Some(sends) if !sends.is_empty() => match sends.next().await {
             Some(answer) => answer,
