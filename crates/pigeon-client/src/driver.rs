@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
 use pigeon_crypto::{Ciphertext, PeerDevice};
-use pigeon_proto::{ClientFrame, MailboxEntry, MailboxItem, SendResponse, ServerFrame};
+use pigeon_proto::{
+    ClientFrame, MailboxEntry, MailboxItem, SendResponse, ServerFrame, WS_REASON_REPLACED,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -101,6 +103,18 @@ impl Driver {
                 incoming = socket.next() => {
                     let text = match incoming {
                         Some(Ok(Ws::Text(text))) => text,
+                        Some(Ok(Ws::Close(Some(close)))) if close.reason == WS_REASON_REPLACED => {
+                            // Another connection of this device took over: reconnecting
+                            // would take it back, and so on.
+                            self.lost();
+                            let _ = self.events.send(Arrival {
+                                event: Err(ClientError::Transport(
+                                    "replaced by a newer connection of this device".into(),
+                                )),
+                                ack: None,
+                            });
+                            return;
+                        }
                         Some(Ok(Ws::Close(_)) | Err(_)) | None => {
                             self.lost();
                             continue;

@@ -244,3 +244,24 @@ async fn sends_go_over_the_socket_or_http_and_each_arrives_once() {
     assert_eq!(got[21].1, "big");
     assert_eq!(got[22].1, "last");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_connection_stops_instead_of_taking_the_device_back() {
+    let (base, _dir) = server().await;
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let mut first = bob.connect().await.unwrap();
+    let mut second = bob.connect().await.unwrap();
+    let replaced = tokio::time::timeout(Duration::from_secs(10), first.next_event())
+        .await
+        .expect("the first connection hears within 10 s")
+        .unwrap_err();
+    assert!(replaced.to_string().contains("replaced"), "{replaced}");
+    // Longer than a reconnect's first backoff: the newer connection keeps the device.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = alice
+        .send_text(&bob.credentials().user_id, "to the newer one")
+        .await
+        .unwrap();
+    assert_eq!(next_message(&mut second).await.0, sent.message_id);
+}

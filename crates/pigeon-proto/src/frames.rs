@@ -20,8 +20,11 @@ pub const WS_CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const WS_CLOSE_BAD_FRAME: u16 = 4400;
 /// Close code: a frame over the size limit (RFC 6455 "message too big").
 pub const WS_CLOSE_TOO_BIG: u16 = 1009;
-/// Close code: too many frames too fast (RFC 6455 "policy violation").
+/// Close code: too many frames too fast, or replaced (RFC 6455 "policy violation").
 pub const WS_CLOSE_POLICY: u16 = 1008;
+/// Close reason (with [`WS_CLOSE_POLICY`]) when a newer connection of the same device took
+/// over: the old one should not reconnect.
+pub const WS_REASON_REPLACED: &str = "replaced by a newer session";
 
 /// Frames the client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -31,7 +31,7 @@ pub use accounts::{
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{
     ClientFrame, ServerFrame, WS_CLOSE_BAD_FRAME, WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG,
-    WS_CLOSE_UNAUTHORIZED,
+    WS_CLOSE_UNAUTHORIZED, WS_REASON_REPLACED,
 };
 pub use ids::{ClientMsgId, DeviceId, IdError, MessageId, UserId, Username};
 pub use keys::{

@@ -25,7 +25,7 @@ use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{
     ClientFrame, ErrorCode, ReadRequest, SendRequest, ServerFrame, WS_CLOSE_BAD_FRAME,
-    WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG,
+    WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG, WS_REASON_REPLACED,
 };
 use pigeon_store::{MailboxEntry, MailboxItem, MessageId, Store, StoreError, UserId};
 use tokio::task::JoinHandle;
@@ -190,7 +190,7 @@ impl Session {
                 () = inbox.woken() => {
                     // A newer session of this device took over (its registration woke us).
                     if !self.state.sessions().is_current(&self.device.device_id, id) {
-                        return End::Close(WS_CLOSE_POLICY, "replaced by a newer session");
+                        return End::Close(WS_CLOSE_POLICY, WS_REASON_REPLACED);
                     }
                     // The router queues a hint before it wakes: take it, or the entry would go
                     // out without its trace context.
