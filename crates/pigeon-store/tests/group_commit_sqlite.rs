@@ -96,6 +96,21 @@ async fn a_failing_request_does_not_fail_its_batch() {
                 .is_some()
         );
     }
+    // A refused device name fails alone too (refused before anything is written).
+    let results = futures::future::join_all((0..20).map(|i| {
+        let device = if i % 2 == 0 { "d" } else { "" };
+        store.create_user(format!("other{i}"), device.into())
+    }))
+    .await;
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Ok(_) => assert_eq!(i % 2, 0, "other{i} has no device name"),
+            Err(err) => assert!(
+                i % 2 == 1 && matches!(err, pigeon_store::StoreError::Invalid(_)),
+                "other{i}: {err}"
+            ),
+        }
+    }
 }
 
 /// A store refuses work after `close`, with a backend error rather than a hang.

@@ -19,6 +19,9 @@ pub(super) fn create_user(
     if username.is_empty() {
         return Err(StoreError::Invalid("empty username"));
     }
+    // Every refusal before the first write: the writer rolls back a request's whole batch
+    // when it fails after writing.
+    check_device_name(device_name)?;
     let taken = conn
         .prepare_cached("SELECT 1 FROM users WHERE username = ?1")
         .db()?
@@ -57,14 +60,19 @@ pub(super) fn add_device(
     user: &UserId,
     name: &str,
 ) -> Result<NewDevice, StoreError> {
+    check_device_name(name)?;
     ensure_user(conn, user)?;
     insert_device(conn, user, name)
 }
 
-fn insert_device(conn: &Connection, user: &UserId, name: &str) -> Result<NewDevice, StoreError> {
+fn check_device_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() {
         return Err(StoreError::Invalid("empty device name"));
     }
+    Ok(())
+}
+
+fn insert_device(conn: &Connection, user: &UserId, name: &str) -> Result<NewDevice, StoreError> {
     let device_id = DeviceId::generate();
     let token = DeviceToken::generate()?;
     conn.prepare_cached(

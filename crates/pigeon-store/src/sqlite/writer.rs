@@ -12,8 +12,9 @@
 //! alone. One that fails after it changed rows (an I/O error, a bug) rolls back the whole
 //! batch, and every caller in it gets an error: nothing is committed half-done. A SAVEPOINT per
 //! request would confine that rare failure to its own request, but it cost every request a
-//! copy of each page it touched into the statement sub-journal, and three more statements —
-//! about a tenth of the server's CPU under `pigeon bench dm`.
+//! copy of each page it touched into the sub-journal and three more statements: ~7 % of the
+//! server's CPU in a profile under `pigeon bench dm`. So operations check everything they can
+//! refuse for before their first write.
 //!
 //! The channel is bounded: when it is full, callers wait (backpressure on the senders rather
 //! than memory growth). Serialising writes here is also what makes key claims, duplicate
