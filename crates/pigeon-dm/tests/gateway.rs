@@ -50,6 +50,20 @@ async fn no_frame_for(socket: &mut Socket, wait: Duration) {
     }
 }
 
+/// The code of the close frame the server sends next (within 5 s).
+async fn close_code(socket: &mut Socket) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Ws::Close(Some(close)))) => return u16::from(close.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
 async fn ack(socket: &mut Socket, seq: &Value) {
     socket
         .send(Ws::Text(
@@ -278,16 +292,7 @@ async fn bad_frames_and_missing_tokens_are_refused_with_close_codes() {
     ] {
         let mut socket = connect(&server, &bob).await;
         socket.send(Ws::Text(frame.into())).await.unwrap();
-        let closed = loop {
-            match tokio::time::timeout(Duration::from_secs(5), socket.next())
-                .await
-                .unwrap()
-            {
-                Some(Ok(Ws::Close(Some(close)))) => break u16::from(close.code),
-                Some(Ok(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        };
+        let closed = close_code(&mut socket).await;
         assert_eq!(closed, code);
     }
 }
@@ -300,16 +305,7 @@ async fn a_new_connection_of_a_device_replaces_the_old_one() {
     upload_keys(&server, &mut bob, 20).await;
     let mut first = connect(&server, &bob).await;
     let mut second = connect(&server, &bob).await;
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(5), first.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Ws::Close(Some(close)))) => break u16::from(close.code),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let closed = close_code(&mut first).await;
     assert_eq!(closed, 1008);
     // The new session gets what arrives.
     let id = send(&server, &alice, &bob, "to the new one", "m").await;
@@ -493,15 +489,6 @@ async fn sends_over_the_socket_are_answered_as_over_http() {
         ))
         .await
         .unwrap();
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(5), alice_ws.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Ws::Close(Some(close)))) => break u16::from(close.code),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let closed = close_code(&mut alice_ws).await;
     assert_eq!(closed, 4400);
 }

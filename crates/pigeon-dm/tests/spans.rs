@@ -14,6 +14,27 @@ use reqwest::StatusCode;
 use serde_json::json;
 use support::{JsonBody as _, register, start};
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame of type `kind` (within 10 s), skipping others.
+async fn next_of_type(socket: &mut Socket, kind: &str) -> serde_json::Value {
+    use futures::StreamExt as _;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let frame = tokio::time::timeout_at(deadline.into(), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("a {kind} frame within 10 s"))
+            .unwrap()
+            .unwrap();
+        let frame: serde_json::Value =
+            serde_json::from_str(frame.to_text().unwrap_or("{}")).unwrap();
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_continues_the_clients_trace() {
     let exporter = InMemorySpanExporter::default();
@@ -77,20 +98,9 @@ async fn a_send_continues_the_clients_trace() {
     // Bob was offline: he connects now and the message is resent from his mailbox.
     let url = format!("{}?access_token={}", server.ws, bob.token);
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let seq = loop {
-        use futures::StreamExt as _;
-        let frame = tokio::time::timeout_at(deadline.into(), socket.next())
-            .await
-            .expect("the delivery within 10 s")
-            .unwrap()
-            .unwrap();
-        let frame: serde_json::Value =
-            serde_json::from_str(frame.to_text().unwrap_or("{}")).unwrap();
-        if frame["type"] == "deliver" {
-            break frame["entry"]["seq"].as_u64().unwrap();
-        }
-    };
+    let seq = next_of_type(&mut socket, "deliver").await["entry"]["seq"]
+        .as_u64()
+        .unwrap();
     {
         use futures::SinkExt as _;
         let ack = json!({"type": "ack", "seq": seq}).to_string();
@@ -187,20 +197,7 @@ async fn a_send_continues_the_clients_trace() {
             .await
             .unwrap();
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let sent = loop {
-        use futures::StreamExt as _;
-        let frame = tokio::time::timeout_at(deadline.into(), socket.next())
-            .await
-            .expect("the answer within 10 s")
-            .unwrap()
-            .unwrap();
-        let frame: serde_json::Value =
-            serde_json::from_str(frame.to_text().unwrap_or("{}")).unwrap();
-        if frame["type"] == "sent" {
-            break frame;
-        }
-    };
+    let sent = next_of_type(&mut socket, "sent").await;
     provider.force_flush().unwrap();
     let spans = exporter.get_finished_spans().unwrap();
     let persist = spans
