@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::latency::Latencies;
-use super::server::ServerProcess;
+use super::server::{ServerProcess, cpu_time_of};
 
 /// Options of `pigeon bench dm`.
 #[derive(Debug, Args)]
@@ -71,6 +71,11 @@ struct Report {
     receipt_p99_ms: f64,
     server_rss_mb: f64,
     spans_dropped: u64,
+    /// CPU the servers used per message sent while measuring (user + system): steadier than
+    /// msgs/s on a shared machine.
+    server_cpu_us_per_msg: f64,
+    /// The same for the load generator (encrypt, send, decrypt, ack, on the same cores).
+    client_cpu_us_per_msg: f64,
 }
 
 #[derive(Serialize)]
@@ -210,6 +215,7 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
         counters.receipts.load(Ordering::Relaxed),
     );
     let duration = Duration::from_secs(args.seconds.max(1));
+    let cpu_before = cpu_times(servers)?;
     let started = Instant::now();
     *stop_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Some(started + duration);
     let per_pair_rate = args.rate.map(|r| r / args.pairs as f64);
@@ -271,6 +277,7 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_times(servers)?;
     // Give the last deliveries and receipts a moment.
     tokio::time::sleep(Duration::from_secs(2)).await;
     tasks.abort_all();
@@ -295,9 +302,11 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
         receipt_p99_ms: r99 as f64 / 1e3,
         server_rss_mb: rss as f64 / (1 << 20) as f64,
         spans_dropped,
+        server_cpu_us_per_msg: per_message(cpu_after.0 - cpu_before.0, sent),
+        client_cpu_us_per_msg: per_message(cpu_after.1 - cpu_before.1, sent),
     };
     eprintln!(
-        "bench dm: {} nodes, {} pairs, {:.0} msgs/s, deliver p50 {:.2} ms p99 {:.2} ms, receipt p99 {:.2} ms, servers {:.0} MiB, {} spans dropped",
+        "bench dm: {} nodes, {} pairs, {:.0} msgs/s, deliver p50 {:.2} ms p99 {:.2} ms, receipt p99 {:.2} ms, servers {:.0} MiB, {} spans dropped, CPU a message: servers {:.0} µs, load generator {:.0} µs",
         report.nodes,
         report.pairs,
         report.msgs_per_s,
@@ -305,12 +314,28 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
         report.deliver_p99_ms,
         report.receipt_p99_ms,
         report.server_rss_mb,
-        report.spans_dropped
+        report.spans_dropped,
+        report.server_cpu_us_per_msg,
+        report.client_cpu_us_per_msg
     );
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())
+}
+
+/// CPU used so far by the servers together, and by this load generator.
+fn cpu_times(servers: &[ServerProcess]) -> anyhow::Result<(Duration, Duration)> {
+    let mut total = Duration::ZERO;
+    for server in servers {
+        total += server.cpu_time()?;
+    }
+    Ok((total, cpu_time_of("self")?))
+}
+
+/// Microseconds of `cpu` per message of `sent`.
+fn per_message(cpu: Duration, sent: u64) -> f64 {
+    cpu.as_secs_f64() * 1e6 / sent.max(1) as f64
 }
 
 async fn run_idle(server: &ServerProcess, idle: usize, json: bool) -> anyhow::Result<()> {

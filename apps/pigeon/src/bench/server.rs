@@ -77,6 +77,11 @@ impl ServerProcess {
         Ok(kib * 1024)
     }
 
+    /// CPU time the server process has used so far (user + system).
+    pub(crate) fn cpu_time(&self) -> anyhow::Result<Duration> {
+        cpu_time_of(&self.child.id().to_string())
+    }
+
     /// Spans the server dropped (sum of `pigeon_spans_dropped_total`), from its `/metrics`.
     pub(crate) async fn spans_dropped(&self) -> anyhow::Result<u64> {
         let text = reqwest::get(format!("{}/metrics", self.base))
@@ -96,4 +101,25 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time (user + system) of process `pid` (`self` for this one), from `/proc/<pid>/stat`.
+pub(crate) fn cpu_time_of(pid: &str) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').context("no command in /proc stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name and state.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .map(|&i| {
+            fields
+                .get(i)
+                .context("short /proc stat")?
+                .parse::<u64>()
+                .map_err(Into::into)
+        })
+        .sum::<anyhow::Result<u64>>()?;
+    // /proc reports in USER_HZ, which is 100 on Linux whatever the kernel's tick.
+    Ok(Duration::from_millis(ticks * 10))
 }
