@@ -30,6 +30,8 @@ type Socket =
 const REMEMBERED: usize = 10_000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long one reconnect attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Reply = oneshot::Sender<Result<SendResponse, ClientError>>;
 
@@ -44,6 +46,8 @@ pub(crate) struct Driver {
     max_frame_bytes: Arc<AtomicUsize>,
     /// Sends written and not answered yet, by number.
     pending: HashMap<u64, Reply>,
+    /// Acks and read marks asked for while disconnected, written at the next connection.
+    backlog: Vec<ClientFrame>,
     next_send: u64,
 }
 
@@ -65,6 +69,7 @@ impl Driver {
             commands,
             max_frame_bytes,
             pending: HashMap::new(),
+            backlog: Vec::new(),
             next_send: 0,
         };
         driver.open_socket().await?;
@@ -92,10 +97,8 @@ impl Driver {
     pub(crate) async fn run(mut self) {
         loop {
             let Some(socket) = self.socket.as_mut() else {
-                tokio::time::sleep(self.backoff).await;
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                if let Err(err) = self.open_socket().await {
-                    tracing::debug!(%err, "reconnect failed; backing off");
+                if !self.reconnect().await {
+                    return;
                 }
                 continue;
             };
@@ -151,6 +154,41 @@ impl Driver {
         }
     }
 
+    /// Waits out the backoff and connects again, taking commands meanwhile: sends fail (the
+    /// client sends them over HTTP), acks and read marks wait for the next connection, a close
+    /// closes. False when the driver is to stop.
+    async fn reconnect(&mut self) -> bool {
+        let retry_at = tokio::time::Instant::now() + self.backoff;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(retry_at) => break,
+                command = self.commands.recv() => match command {
+                    None => return false,
+                    Some(Command::Close(done)) => {
+                        let _ = done.send(());
+                        return false;
+                    }
+                    Some(Command::Send { reply, .. }) => {
+                        let _ = reply.send(Err(ClientError::Transport("not connected".into())));
+                    }
+                    Some(Command::Frame(frame)) => self.backlog.push(frame),
+                },
+            }
+        }
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.open_socket()).await {
+            Ok(Ok(())) => {
+                for frame in std::mem::take(&mut self.backlog) {
+                    self.write(&frame).await;
+                }
+                self.flush().await;
+            }
+            Ok(Err(err)) => tracing::debug!(%err, "reconnect failed; backing off"),
+            Err(_) => tracing::debug!("reconnect timed out; backing off"),
+        }
+        true
+    }
+
     /// Queues the frame a command asks for; false when the driver is to stop.
     async fn on_command(&mut self, command: Command) -> bool {
         match command {
@@ -203,13 +241,23 @@ impl Driver {
             }
         };
         let Some(socket) = self.socket.as_mut() else {
-            self.lost();
+            self.unsent(frame);
             return;
         };
         if let Err(err) = socket.feed(Ws::Text(text.into())).await {
             tracing::debug!(%err, "a frame was not sent; reconnecting");
-            self.lost();
+            self.unsent(frame);
         }
+    }
+
+    /// A frame that could not be written: the socket is gone. A send fails with the others
+    /// waiting (the client sends them over HTTP); an ack or read mark waits for the next
+    /// connection.
+    fn unsent(&mut self, frame: &ClientFrame) {
+        if !matches!(frame, ClientFrame::Send { .. }) {
+            self.backlog.push(frame.clone());
+        }
+        self.lost();
     }
 
     /// Writes what was queued.

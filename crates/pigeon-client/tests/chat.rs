@@ -265,3 +265,49 @@ async fn a_replaced_connection_stops_instead_of_taking_the_device_back() {
         .unwrap();
     assert_eq!(next_message(&mut second).await.0, sent.message_id);
 }
+
+/// A server on a runtime of its own, in a thread: stopping it ends every task of it, its
+/// sockets with them, as a crashed server would.
+fn stoppable_server() -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let (base, _dir) = server().await;
+            tx.send(base).unwrap();
+            let _ = stopped.await;
+        });
+    });
+    (rx.recv().unwrap(), stop, thread)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_server_went_away_still_closes_and_sends_fail_at_once() {
+    let (base, stop, thread) = stoppable_server();
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let bob_id = bob.credentials().user_id.clone();
+    alice.send_text(&bob_id, "while up").await.unwrap();
+    let live = alice.connect().await.unwrap();
+    stop.send(()).unwrap();
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap();
+    // The driver is now between reconnect attempts; it still answers.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let failed = tokio::time::timeout(Duration::from_secs(5), alice.send_text(&bob_id, "down"))
+        .await
+        .expect("a send to a server that is gone fails within 5 s");
+    assert!(
+        matches!(failed, Err(pigeon_client::ClientError::Transport(_))),
+        "{failed:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), live.close())
+        .await
+        .expect("closing a connection whose server is gone takes no reconnect");
+}
