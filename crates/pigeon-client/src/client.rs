@@ -26,8 +26,6 @@ const LOW_KEYS: u64 = 10;
 const KEY_BATCH: usize = 50;
 /// How long a send over the socket may wait for its answer before it goes over HTTP.
 const SOCKET_SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Room in a `send` frame for what is not the request (type, number, `traceparent`).
-const FRAME_OVERHEAD: usize = 256;
 
 /// Who a client is on which server. The token is a secret: keep it like a password.
 #[derive(Clone)]
@@ -254,20 +252,15 @@ impl Client {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         if let Some(link) = link {
-            let len = serde_json::to_vec(&request).map_or(usize::MAX, |json| json.len());
-            if link.takes(len + FRAME_OVERHEAD) {
-                let traceparent = trace_headers(&Context::current()).remove("traceparent");
-                if let Some(answer) = link.send(request.clone(), traceparent) {
-                    match tokio::time::timeout(SOCKET_SEND_TIMEOUT, answer).await {
-                        Ok(Ok(Err(ClientError::Transport(err)))) => {
-                            tracing::debug!(%err, "a send over the socket is retried over HTTP");
-                        }
-                        Ok(Ok(answered)) => return answered,
-                        Ok(Err(_)) | Err(_) => {
-                            tracing::debug!(
-                                "a send over the socket got no answer; retrying over HTTP"
-                            );
-                        }
+            let traceparent = trace_headers(&Context::current()).remove("traceparent");
+            if let Some(answer) = link.send(&request, traceparent) {
+                match tokio::time::timeout(SOCKET_SEND_TIMEOUT, answer).await {
+                    Ok(Ok(Err(ClientError::Transport(err)))) => {
+                        tracing::debug!(%err, "a send over the socket is retried over HTTP");
+                    }
+                    Ok(Ok(answered)) => return answered,
+                    Ok(Err(_)) | Err(_) => {
+                        tracing::debug!("a send over the socket got no answer; retrying over HTTP");
                     }
                 }
             }

@@ -13,7 +13,7 @@
 //! the same `client_msg_id`, so it is stored once either way.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pigeon_proto::{ClientFrame, SendRequest, SendResponse};
 use tokio::sync::{mpsc, oneshot};
@@ -72,10 +72,10 @@ pub(crate) struct Arrival {
 pub(crate) enum Command {
     /// A frame that needs no answer.
     Frame(ClientFrame),
-    /// A message to send; the answer comes back on `reply`.
+    /// A `send` frame (numbered `id`, already encoded); the answer comes back on `reply`.
     Send {
-        message: SendRequest,
-        traceparent: Option<String>,
+        id: u64,
+        text: String,
         reply: oneshot::Sender<Result<SendResponse, ClientError>>,
     },
     /// Close the socket and stop.
@@ -88,28 +88,30 @@ pub(crate) struct Link {
     commands: mpsc::UnboundedSender<Command>,
     /// Largest frame the server takes now (from its `hello`); 0 while disconnected.
     max_frame_bytes: Arc<AtomicUsize>,
+    /// The number of the last `send` frame.
+    last_id: Arc<AtomicU64>,
 }
 
 impl Link {
-    /// Whether the connection is open and a frame of `len` bytes fits.
-    pub(crate) fn takes(&self, len: usize) -> bool {
-        !self.commands.is_closed() && len <= self.max_frame_bytes.load(Ordering::Relaxed)
-    }
-
-    /// Sends `message` over the socket; `None` when the connection has gone meanwhile.
+    /// Sends `message` over the socket and returns where its answer will come; `None` when
+    /// the connection is not open or the frame would be larger than the server takes.
     pub(crate) fn send(
         &self,
-        message: SendRequest,
+        message: &SendRequest,
         traceparent: Option<String>,
     ) -> Option<oneshot::Receiver<Result<SendResponse, ClientError>>> {
+        let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let frame = ClientFrame::Send {
+            id,
+            message: message.clone(),
+            traceparent,
+        };
+        let text = serde_json::to_string(&frame).ok()?;
+        if text.len() > self.max_frame_bytes.load(Ordering::Relaxed) {
+            return None;
+        }
         let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Send {
-                message,
-                traceparent,
-                reply,
-            })
-            .ok()?;
+        self.commands.send(Command::Send { id, text, reply }).ok()?;
         Some(answer)
     }
 }
@@ -138,6 +140,7 @@ impl Connection {
         client.attach(Link {
             commands: commands.clone(),
             max_frame_bytes,
+            last_id: Arc::default(),
         });
         Ok(Self {
             events,

@@ -48,7 +48,6 @@ pub(crate) struct Driver {
     pending: HashMap<u64, Reply>,
     /// Acks and read marks asked for while disconnected, written at the next connection.
     backlog: Vec<ClientFrame>,
-    next_send: u64,
 }
 
 impl Driver {
@@ -70,7 +69,6 @@ impl Driver {
             max_frame_bytes,
             pending: HashMap::new(),
             backlog: Vec::new(),
-            next_send: 0,
         };
         driver.open_socket().await?;
         Ok(driver)
@@ -193,20 +191,10 @@ impl Driver {
     async fn on_command(&mut self, command: Command) -> bool {
         match command {
             Command::Frame(frame) => self.write(&frame).await,
-            Command::Send {
-                message,
-                traceparent,
-                reply,
-            } => {
-                self.next_send += 1;
-                let id = self.next_send;
+            Command::Send { id, text, reply } => {
                 self.pending.insert(id, reply);
-                self.write(&ClientFrame::Send {
-                    id,
-                    message,
-                    traceparent,
-                })
-                .await;
+                // Unwritten, it fails with the others waiting, and goes over HTTP.
+                self.write_text(text).await;
             }
             Command::Close(done) => {
                 if let Some(mut socket) = self.socket.take() {
@@ -230,34 +218,32 @@ impl Driver {
         }
     }
 
-    /// Queues a frame for the next flush; a failed write drops the socket (what was not acked
-    /// is resent at the next connection).
+    /// Queues a frame for the next flush; an ack or read mark the socket could not take
+    /// waits for the next connection.
     async fn write(&mut self, frame: &ClientFrame) {
-        let text = match serde_json::to_string(frame) {
-            Ok(text) => text,
-            Err(err) => {
-                tracing::error!(%err, "a frame could not be encoded");
-                return;
+        match serde_json::to_string(frame) {
+            Ok(text) => {
+                if !self.write_text(text).await {
+                    self.backlog.push(frame.clone());
+                }
             }
-        };
-        let Some(socket) = self.socket.as_mut() else {
-            self.unsent(frame);
-            return;
-        };
-        if let Err(err) = socket.feed(Ws::Text(text.into())).await {
-            tracing::debug!(%err, "a frame was not sent; reconnecting");
-            self.unsent(frame);
+            Err(err) => tracing::error!(%err, "a frame could not be encoded"),
         }
     }
 
-    /// A frame that could not be written: the socket is gone. A send fails with the others
-    /// waiting (the client sends them over HTTP); an ack or read mark waits for the next
-    /// connection.
-    fn unsent(&mut self, frame: &ClientFrame) {
-        if !matches!(frame, ClientFrame::Send { .. }) {
-            self.backlog.push(frame.clone());
+    /// Queues an encoded frame for the next flush; false when the socket is gone (dropped, so
+    /// the sends waiting for answers fail and go over HTTP).
+    async fn write_text(&mut self, text: String) -> bool {
+        let Some(socket) = self.socket.as_mut() else {
+            self.lost();
+            return false;
+        };
+        if let Err(err) = socket.feed(Ws::Text(text.into())).await {
+            tracing::debug!(%err, "a frame was not sent; reconnecting");
+            self.lost();
+            return false;
         }
-        self.lost();
+        true
     }
 
     /// Writes what was queued.
