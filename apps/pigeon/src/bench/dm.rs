@@ -4,8 +4,11 @@
 //! connection receives, decrypts and acks; the delivery receipt travels back to the sender.
 //! Closed loop by default (each sender keeps `--in-flight` sends going), or open loop at
 //! `--rate` messages per second in all. The send time rides inside the encrypted text, so the
-//! delivery latency is measured where the message is decrypted. `--idle N` instead measures the
-//! server's memory per idle authenticated connection.
+//! delivery latency is measured where the message is decrypted. In the open loop the pairs'
+//! schedules are staggered (pair `i` starts `i / rate` seconds in, so sends arrive evenly rather
+//! than all pairs at once), and latency runs from the time a send was due, not from when it went
+//! out: a send held up by a slow one before it counts its wait (no coordinated omission).
+//! `--idle N` instead measures the server's memory per idle authenticated connection.
 //!
 //! `--nodes N` runs N `pigeon serve` processes as one cluster (same `--bus nats://…`, same
 //! `--store postgres://…`, a fresh cluster name and schema) and spreads the pairs so a sender
@@ -218,10 +221,9 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
     let cpu_before = cpu_times(servers)?;
     let started = Instant::now();
     *stop_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Some(started + duration);
-    let per_pair_rate = args.rate.map(|r| r / args.pairs as f64);
     let mut send_tasks = JoinSet::new();
-    for (alice, bob_id, sent_at) in senders {
-        let lanes = if per_pair_rate.is_some() {
+    for (pair, (alice, bob_id, sent_at)) in senders.into_iter().enumerate() {
+        let lanes = if args.rate.is_some() {
             1
         } else {
             args.in_flight.max(1)
@@ -234,15 +236,26 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
                 counters.clone(),
             );
             let stop = started + duration;
+            // Open loop: this pair's first send is due `pair / rate` in, then one every
+            // `pairs / rate`.
+            let mut schedule = args.rate.map(|rate| {
+                (
+                    started + Duration::from_secs_f64(pair as f64 / rate),
+                    Duration::from_secs_f64(args.pairs as f64 / rate),
+                )
+            });
             send_tasks.spawn(async move {
-                let mut next = Instant::now();
                 while Instant::now() < stop {
-                    if let Some(rate) = per_pair_rate {
-                        next += Duration::from_secs_f64(1.0 / rate);
-                        tokio::time::sleep_until(next.into()).await;
-                    }
-                    let t = epoch.elapsed().as_nanos();
-                    let begun = Instant::now();
+                    let begun = match &mut schedule {
+                        Some((due, every)) => {
+                            tokio::time::sleep_until((*due).into()).await;
+                            let was_due = *due;
+                            *due += *every;
+                            was_due
+                        }
+                        None => Instant::now(),
+                    };
+                    let t = begun.duration_since(epoch).as_nanos();
                     let sent = alice.send_text(&bob_id, &format!("t={t}")).await?;
                     sent_at
                         .lock()
