@@ -1,12 +1,16 @@
 //! `kill -9` of `pigeon serve` during a send load: every send the server accepted is delivered
-//! after a restart, and nothing acked comes back.
+//! after a restart, and nothing acked comes back. And a restart owes offline devices their
+//! pushes: the in-process bus keeps delivery notices in memory only, so the server
+//! re-announces what is still unacked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use pigeon_client::{Client, Event};
+use serde_json::{Value, json};
 
 mod support;
 
@@ -93,4 +97,89 @@ async fn accepted_sends_survive_kill_9_and_acked_ones_do_not_return() {
             "an acked message came back: {event:?}"
         );
     }
+}
+
+/// A webhook receiver on loopback: the message id of every push it gets.
+async fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(push): axum::Json<Value>| {
+            let s = s.clone();
+            async move {
+                let id = push["message_id"].as_str().unwrap().to_owned();
+                s.lock().unwrap().push(id);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// The pushes so far, once there are `n` (or after 10 s).
+async fn pushes_when(seen: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    seen.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_pushes_again_what_an_offline_device_is_still_owed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let base = format!("http://{addr}");
+    let alice = Client::register(&base, "alice", "phone").await.unwrap();
+    let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    let bob_id = bob.credentials().user_id.clone();
+    let (hook, pushes) = webhook().await;
+    let http = reqwest::Client::new();
+    let token = bob.credentials().token.clone();
+    let status = http
+        .put(format!("{base}/v1/push"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(json!({"kind": "webhook", "url": hook}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Bob is offline: each message is pushed once.
+    let owed = alice.send_text(&bob_id, "still owed").await.unwrap();
+    let acked = alice.send_text(&bob_id, "acked").await.unwrap();
+    let seen = pushes_when(&pushes, 2).await;
+    assert_eq!(seen, [owed.message_id.clone(), acked.message_id.clone()]);
+    // Bob syncs the second over HTTP and acks it (his mailbox: seq 1, then 2).
+    let answer = http
+        .post(format!("{base}/v1/mailbox/ack"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(json!({"seqs": [2]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["acked"], json!([2]));
+
+    drop(server); // SIGKILL
+    pushes.lock().unwrap().clear();
+    let (_server, _) = serve(dir.path(), &addr);
+    let seen = pushes_when(&pushes, 1).await;
+    assert_eq!(
+        seen,
+        [owed.message_id],
+        "pushed again: only the unacked one"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pushes.lock().unwrap().len(), 1, "and only once");
 }

@@ -115,6 +115,7 @@ impl NatsDeliveries {
             headers: decoded.headers,
             payload: message.payload,
             published_at: decoded.published_at.unwrap_or(server_time),
+            transient: false,
         };
         Ok(Delivery {
             envelope: Arc::new(envelope),

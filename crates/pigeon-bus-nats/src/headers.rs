@@ -148,6 +148,7 @@ mod tests {
             headers,
             payload: Bytes::from_static(b"x"),
             published_at: SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_123),
+            transient: false,
         }
     }
 

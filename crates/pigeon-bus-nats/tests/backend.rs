@@ -25,6 +25,7 @@ fn envelope(topic: &str, payload: &'static [u8]) -> Envelope {
         headers: Headers::new(),
         payload: Bytes::from_static(payload),
         published_at: SystemTime::now(),
+        transient: false,
     }
 }
 

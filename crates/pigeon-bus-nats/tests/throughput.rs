@@ -135,6 +135,7 @@ async fn backend_throughput(
                         headers: Headers::new(),
                         payload: payload.clone(),
                         published_at: SystemTime::now(),
+                        transient: false,
                     };
                     backend.publish(envelope).await.unwrap();
                 }

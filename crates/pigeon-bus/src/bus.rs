@@ -158,7 +158,7 @@ impl Bus {
 
     /// Publishes a message under a PRODUCER span `send {topic}`, child of the current context,
     /// whose context rides in the message's headers. Returns once the backend has accepted it
-    /// (durably, when the backend is durable).
+    /// (durably, when the backend is durable and the message not transient).
     pub async fn publish(&self, message: OutgoingMessage) -> Result<MessageId, PublishError> {
         validate_topic_cached(&message.topic)?;
         let published_at = SystemTime::now();
@@ -172,6 +172,7 @@ impl Bus {
             headers: message.headers,
             payload: message.payload,
             published_at,
+            transient: message.transient,
         };
         let max = self.inner.backend.max_message_bytes();
         let instruments = &self.inner.instruments;

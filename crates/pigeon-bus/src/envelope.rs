@@ -79,6 +79,9 @@ pub struct Envelope {
     pub payload: Bytes,
     /// When the publisher handed it to the bus.
     pub published_at: SystemTime,
+    /// Kept in memory only, never written to a durable log (see
+    /// [`OutgoingMessage::transient`]).
+    pub transient: bool,
 }
 
 impl Envelope {
@@ -152,6 +155,7 @@ pub struct OutgoingMessage {
     pub(crate) key: Option<Arc<str>>,
     pub(crate) id: Option<MessageId>,
     pub(crate) headers: Headers,
+    pub(crate) transient: bool,
 }
 
 impl OutgoingMessage {
@@ -164,6 +168,7 @@ impl OutgoingMessage {
             key: None,
             id: None,
             headers: Headers::new(),
+            transient: false,
         }
     }
 
@@ -177,6 +182,16 @@ impl OutgoingMessage {
     /// backends that support it (NATS within its duplicate window).
     pub fn id(mut self, id: impl Into<MessageId>) -> Self {
         self.id = Some(id.into());
+        self
+    }
+
+    /// Lets the in-process backend keep this message in memory only: it is delivered like any
+    /// other while the process runs, but not written to the durable log, so publishing costs
+    /// no disk write and no sync — and a crash loses it. For hints whose loss is repaired
+    /// elsewhere (Pigeon's delivery notices: the mailbox is the truth). Backends that store
+    /// every message anyway (NATS JetStream) ignore it.
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
         self
     }
 

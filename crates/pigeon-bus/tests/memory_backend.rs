@@ -180,3 +180,63 @@ async fn compaction_keeps_what_is_live_and_forgets_what_is_settled() {
     assert_eq!(seen, ["live0", "live1", "live2"]);
     bus.shutdown().await;
 }
+
+#[tokio::test]
+async fn transient_messages_are_delivered_but_never_written_to_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        MemoryBackend::open(config(|c| {
+            c.data_dir = Some(dir.path().to_owned());
+            c.compact_after_bytes = 4 << 10;
+        }))
+        .unwrap()
+    };
+    let bus = Bus::builder(open()).tracing(false).build();
+    let publish = |payload: String, transient: bool| {
+        let message = OutgoingMessage::new("mixed", payload);
+        let message = if transient {
+            message.transient()
+        } else {
+            message
+        };
+        bus.publish(message)
+    };
+    // While the process runs they are delivered like the others, in order.
+    for i in 0..2 {
+        publish(format!("durable{i}"), false).await.unwrap();
+        publish(format!("transient{i}"), true).await.unwrap();
+    }
+    let seen = count_deliveries(&bus, "mixed", "g", Duration::from_millis(300)).await;
+    assert_eq!(seen, ["durable0", "transient0", "durable1", "transient1"]);
+
+    // Two left unsettled, then enough on another topic for the log to be compacted (which
+    // rewrites what is live in memory) before the restart.
+    publish("durable-live".into(), false).await.unwrap();
+    publish("transient-live".into(), true).await.unwrap();
+    let body = "x".repeat(512);
+    for i in 0..20 {
+        bus.publish(OutgoingMessage::new("bulk", format!("{i}{body}")))
+            .await
+            .unwrap();
+    }
+    bus.shutdown().await;
+    drop(bus);
+    let log = std::fs::read(dir.path().join("bus.log")).unwrap();
+    assert!(
+        !log.windows(b"transient".len()).any(|w| w == b"transient"),
+        "a transient message reached the log"
+    );
+    assert!(
+        log.windows(b"durable-live".len())
+            .any(|w| w == b"durable-live")
+    );
+
+    let bus = Bus::builder(open()).tracing(false).build();
+    let seen = count_deliveries(&bus, "mixed", "g", Duration::from_millis(300)).await;
+    assert_eq!(
+        seen,
+        ["durable-live"],
+        "only the durable one survives a restart"
+    );
+    bus.shutdown().await;
+}

@@ -13,7 +13,8 @@
 
 use deadpool_postgres::{Client, Transaction};
 use pigeon_store::{
-    DeviceId, MailboxEntry, MailboxItem, MailboxKind, MailboxRow, MessageId, StoreError,
+    DeviceId, MailboxEntry, MailboxItem, MailboxKind, MailboxRow, MessageId, StoreError, Unacked,
+    UserId,
 };
 use tokio_postgres::Row;
 
@@ -82,6 +83,46 @@ pub(crate) async fn fetch(
     )
     .await?;
     rows.iter().map(entry).collect()
+}
+
+pub(crate) async fn recent_unacked(
+    c: &Client,
+    newest: usize,
+    window_ms: u64,
+) -> Result<Vec<Unacked>, Failure<StoreError>> {
+    let newest = i64::try_from(newest).unwrap_or(i64::MAX);
+    let rows = query(
+        c,
+        "WITH recent AS (
+             SELECT msg_order, message_id, sender_user, sent_at FROM messages
+             ORDER BY msg_order DESC LIMIT $1
+         )
+         SELECT r.message_id, r.sender_user, t.device_id, t.seq
+         FROM recent r
+         JOIN message_targets t ON t.msg_order = r.msg_order
+         JOIN mailbox b ON b.device_id = t.device_id AND b.seq = t.seq
+         WHERE r.sent_at >= (SELECT max(sent_at) FROM recent) - $2
+         ORDER BY r.msg_order, t.device_id",
+        &[&newest, &to_i64(window_ms)?],
+    )
+    .await?;
+    let mut found: Vec<Unacked> = Vec::new();
+    for row in &rows {
+        let message_id: String = row.try_get(0)?;
+        let target = (
+            DeviceId::from_string(row.try_get::<_, String>(2)?),
+            to_u64(row.try_get(3)?)?,
+        );
+        match found.last_mut() {
+            Some(last) if last.message_id.as_str() == message_id => last.targets.push(target),
+            _ => found.push(Unacked {
+                message_id: MessageId::from_string(message_id),
+                sender_user: UserId::from_string(row.try_get::<_, String>(1)?),
+                targets: vec![target],
+            }),
+        }
+    }
+    Ok(found)
 }
 
 fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use pigeon_store::{
     Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
     MessageId, NewAccount, NewDevice, Receipts, SendError, SendOutcome, SendRequest, Store,
-    StoreError, UserId,
+    StoreError, Unacked, UserId,
 };
 use tokio_postgres::NoTls;
 
@@ -185,6 +185,17 @@ impl Store for PostgresStore {
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>> {
         read(&self.pool, device, |c, device| {
             mailbox::pending(c, device).boxed()
+        })
+        .boxed()
+    }
+
+    fn recent_unacked(
+        &self,
+        newest: usize,
+        window_ms: u64,
+    ) -> BoxFuture<'_, Result<Vec<Unacked>, StoreError>> {
+        read(&self.pool, (newest, window_ms), |c, (newest, window_ms)| {
+            mailbox::recent_unacked(c, *newest, *window_ms).boxed()
         })
         .boxed()
     }

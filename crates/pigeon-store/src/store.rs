@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use crate::error::{SendError, StoreError};
 use crate::types::{
     Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
-    MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, UserId,
+    MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, Unacked, UserId,
 };
 
 /// Durable storage of the DM server. See the module docs.
@@ -113,6 +113,17 @@ pub trait Store: Send + Sync {
 
     /// How many entries of the device's mailbox are unacked. `NotFound` for an unknown device.
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Among the `newest` messages stored last, those sent at most `window_ms` before the
+    /// newest of them that still have unacked copies, oldest first, each with only those
+    /// copies. What a server re-announces when it starts: delivery notices in flight die with
+    /// the process, and the devices without a session are owed a push. Bounded by `newest`,
+    /// so it costs the same on a store of any size.
+    fn recent_unacked(
+        &self,
+        newest: usize,
+        window_ms: u64,
+    ) -> BoxFuture<'_, Result<Vec<Unacked>, StoreError>>;
 
     // ---- receipts ----
 

@@ -273,6 +273,18 @@ pub struct Delivery {
     pub receipts: Receipts,
 }
 
+/// A recent message with copies no device has acked yet (see
+/// [`Store::recent_unacked`](crate::Store::recent_unacked)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unacked {
+    /// The message.
+    pub message_id: MessageId,
+    /// Who sent it.
+    pub sender_user: UserId,
+    /// Each unacked copy: the device and the copy's seq in its mailbox.
+    pub targets: Vec<(DeviceId, u64)>,
+}
+
 /// One entry of a device's mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxEntry {

@@ -53,6 +53,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let delivery = DeliveryRouter::start(&dm)
         .await
         .context("starting the delivery router")?;
+    // The in-process bus keeps delivery notices in memory only; NATS keeps them.
+    if matches!(config.bus, BusTarget::Memory) {
+        let owed = delivery.reannounce_recent(&dm).await;
+        tracing::info!(
+            messages = owed,
+            "re-announced recent messages still owed to devices"
+        );
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -47,13 +47,24 @@ impl MemoryDeliveries {
         }
     }
 
-    fn acker(&self, offset: u64, token: u64, id: &crate::MessageId) -> Box<dyn Acker> {
+    fn acker(
+        &self,
+        offset: u64,
+        token: u64,
+        id: &crate::MessageId,
+        transient: bool,
+    ) -> Box<dyn Acker> {
         Box::new(MemoryAcker {
             consumer: self.consumer.clone(),
             offset,
             token,
-            // Only the durable log needs the id, to record the settlement.
-            id: self.consumer.durable.as_ref().map(|_| id.clone()),
+            // Only the durable log needs the id, to record the settlement of a message it holds.
+            id: self
+                .consumer
+                .durable
+                .as_ref()
+                .filter(|_| !transient)
+                .map(|_| id.clone()),
         })
     }
 }
@@ -81,7 +92,12 @@ impl Deliveries for MemoryDeliveries {
                     let batch = handed
                         .into_iter()
                         .map(|h| Delivery {
-                            acker: self.acker(h.offset, h.token, &h.envelope.id),
+                            acker: self.acker(
+                                h.offset,
+                                h.token,
+                                &h.envelope.id,
+                                h.envelope.transient,
+                            ),
                             envelope: h.envelope,
                             attempt: h.attempt,
                         })

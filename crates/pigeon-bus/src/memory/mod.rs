@@ -3,7 +3,7 @@
 //! * `topic` / `group`: a log per topic and per-group delivery state (see their docs).
 //! * `consumer`: the [`Deliveries`](crate::Deliveries) and [`Acker`](crate::Acker) of a group.
 //! * `durable`: optional append-only log on disk with group commit, so accepted messages
-//!   survive a restart.
+//!   survive a restart — all but those published as transient, which stay in memory.
 //!
 //! Delivery semantics match JetStream's work-queue-per-group model: every group gets every
 //! message, members of a group share them, a message holds its key until settled (per-key
@@ -204,8 +204,9 @@ impl MemoryBackend {
         }
         let topic = self.inner.topics.get_or_create(&envelope.topic);
         let envelope = Arc::new(envelope);
-        let Some(log) = &self.inner.log else {
-            return self.append_waiting(&topic, envelope).await;
+        let log = match &self.inner.log {
+            Some(log) if !envelope.transient => log,
+            _ => return self.append_waiting(&topic, envelope).await,
         };
         // Durable: wait for room first, then the writer appends to memory after the fsync.
         let started = Instant::now();

@@ -24,6 +24,11 @@ use crate::spans;
 const ROUTER_GROUP: &str = "dm-router";
 /// The group of a node's own topic (one node reads it).
 const NODE_GROUP: &str = "dm-node";
+/// Messages a restart looks at, newest first.
+const RESTART_NEWEST: usize = 10_000;
+/// How far before the newest message a restart looks: well past the ack timeout (after which
+/// a message was pushed) and the milliseconds a notice is in flight.
+const RESTART_WINDOW_MS: u64 = 60_000;
 
 /// The running router; dropping it (or [`DeliveryRouter::shutdown`]) stops it.
 pub struct DeliveryRouter {
@@ -69,6 +74,39 @@ impl DeliveryRouter {
         Ok(Self {
             subscriptions: vec![deliver, wake, node],
         })
+    }
+
+    /// Re-announces the recent messages still owed to a device (sent in the minute before the
+    /// newest one, among the last 10,000): run once at start on a single node, whose
+    /// in-process bus kept its notices in memory only; it takes the running router, which the
+    /// notices need. The notices in flight when the
+    /// process died are gone, and so are the sessions' ack timers: this routes those messages
+    /// again — a wake if the device has reconnected already, else a push — instead of leaving
+    /// offline devices without one. A message pushed before the crash may be pushed once more
+    /// (a push names a message id, never content). Returns how many messages it announced.
+    pub async fn reannounce_recent(&self, state: &DmState) -> usize {
+        match state
+            .store()
+            .recent_unacked(RESTART_NEWEST, RESTART_WINDOW_MS)
+            .await
+        {
+            Ok(owed) => {
+                for message in &owed {
+                    super::announce(
+                        state,
+                        &message.message_id,
+                        &message.sender_user,
+                        &message.targets,
+                    )
+                    .await;
+                }
+                owed.len()
+            }
+            Err(err) => {
+                tracing::warn!(%err, "could not look for messages owed since the last run");
+                0
+            }
+        }
     }
 
     /// Stops routing, letting notices being handled finish.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::Harness;
 use super::support::{all, person, send};
-use crate::{DeviceId, StoreError};
+use crate::{DeviceId, MessageId, StoreError, Unacked};
 
 /// `fetch` pages by `after_seq` and `limit` in seq order; an acked entry disappears; acks are
 /// idempotent; acking a seq never assigned is `Invalid`.
@@ -129,4 +129,56 @@ impl XorShift {
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
     }
+}
+
+/// `recent_unacked` lists recent messages with the copies still unacked, oldest first: a copy
+/// acked by its device is left out, a message acked everywhere is left out, and `newest = 0`
+/// looks at nothing. (Cases share a database, so only this case's messages are looked at.)
+pub async fn recent_unacked_lists_copies_still_owed(harness: &dyn Harness) {
+    let store = harness.open().await;
+    let alice = person(&*store, "alice", 1).await;
+    let bob = person(&*store, "bob", 2).await;
+    let (d0, d1) = (bob.devices[0].clone(), bob.devices[1].clone());
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(send(&*store, &alice, 0, &bob, &format!("owed{i}")).await);
+    }
+    let mine: Vec<MessageId> = sent.iter().map(|s| s.message_id.clone()).collect();
+    let seq_of = |i: usize, device: &DeviceId| {
+        sent[i]
+            .seqs
+            .iter()
+            .find(|(d, _)| d == device)
+            .map(|(_, seq)| *seq)
+            .unwrap()
+    };
+    // Message 0: acked on d0 only. Message 1: acked on both. Message 2: acked nowhere.
+    store.ack(d0.clone(), seq_of(0, &d0)).await.unwrap();
+    store.ack(d0.clone(), seq_of(1, &d0)).await.unwrap();
+    store.ack(d1.clone(), seq_of(1, &d1)).await.unwrap();
+
+    let found: Vec<Unacked> = store
+        .recent_unacked(100_000, 3_600_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| mine.contains(&u.message_id))
+        .collect();
+    let ids: Vec<&MessageId> = found.iter().map(|u| &u.message_id).collect();
+    assert_eq!(
+        ids,
+        [&mine[0], &mine[2]],
+        "messages with copies owed, oldest first"
+    );
+    let targets = |u: &Unacked| u.targets.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        targets(&found[0]),
+        BTreeSet::from([(d1.clone(), seq_of(0, &d1))])
+    );
+    assert_eq!(
+        targets(&found[1]),
+        BTreeSet::from([(d0.clone(), seq_of(2, &d0)), (d1.clone(), seq_of(2, &d1))])
+    );
+    assert!(found.iter().all(|u| u.sender_user == alice.user));
+    assert!(store.recent_unacked(0, 3_600_000).await.unwrap().is_empty());
 }

@@ -9,7 +9,8 @@
 //! The cases: accounts and devices, token authentication, idempotent key upload, claims (once
 //! ever, then the fallback; concurrent claimers), send (one entry per device, retries and racing
 //! duplicates, stale device lists, unknown recipients, gapless seqs under concurrent sends),
-//! mailbox paging and acks (with a randomised check that an acked entry never comes back),
+//! mailbox paging and acks (with a randomised check that an acked entry never comes back), the
+//! recent messages still owed to devices (re-announced at start),
 //! delivery and read receipts (idempotent, monotonic, only for addressed devices), push
 //! subscriptions, and restart durability.
 
@@ -37,7 +38,9 @@ pub use keys::{
     claims_hand_out_each_key_once_then_the_fallback, concurrent_claims_never_share_a_key,
     key_upload_is_idempotent,
 };
-pub use mailbox::{acked_entries_never_return, fetch_pages_and_ack_hides};
+pub use mailbox::{
+    acked_entries_never_return, fetch_pages_and_ack_hides, recent_unacked_lists_copies_still_owed,
+};
 pub use push::push_subscriptions_are_stored_per_device;
 pub use receipts::{
     delivery_receipts_reach_every_sender_device, read_receipts_never_move_backwards,
@@ -67,6 +70,7 @@ macro_rules! store_conformance_tests {
             racing_duplicate_sends_store_once, stale_device_lists_are_refused,
             unknown_recipient_is_refused, concurrent_sends_keep_seqs_gapless,
             fetch_pages_and_ack_hides, acked_entries_never_return,
+            recent_unacked_lists_copies_still_owed,
             delivery_receipts_reach_every_sender_device, read_receipts_never_move_backwards,
             push_subscriptions_are_stored_per_device, restart_keeps_everything_acknowledged);
     };

@@ -12,7 +12,7 @@ use super::accounts::owner_of;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::mailbox_row::{MailboxKind, MailboxRow};
-use crate::types::{DeviceId, MailboxEntry, MailboxItem, MessageId};
+use crate::types::{DeviceId, MailboxEntry, MailboxItem, MessageId, Unacked, UserId};
 
 /// Appends `item` to the device's mailbox and returns its seq.
 pub(super) fn append(
@@ -161,4 +161,50 @@ pub(super) fn pending(conn: &Connection, device: &DeviceId) -> Result<u64, Store
         .query_row([device.as_str()], |r| r.get(0))
         .db()?;
     to_u64(n)
+}
+
+pub(super) fn recent_unacked(
+    conn: &Connection,
+    newest: usize,
+    window_ms: u64,
+) -> Result<Vec<Unacked>, StoreError> {
+    let newest = i64::try_from(newest).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached(
+            "WITH recent AS (
+                 SELECT msg_order, message_id, sender_user, sent_at FROM messages
+                 ORDER BY msg_order DESC LIMIT ?1
+             )
+             SELECT r.message_id, r.sender_user, t.device_id, t.seq
+             FROM recent r
+             JOIN message_targets t ON t.msg_order = r.msg_order
+             JOIN mailbox b ON b.device_id = t.device_id AND b.seq = t.seq
+             WHERE r.sent_at >= (SELECT max(sent_at) FROM recent) - ?2
+             ORDER BY r.msg_order, t.device_id",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(params![newest, to_i64(window_ms)?], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .db()?;
+    let mut found: Vec<Unacked> = Vec::new();
+    for row in rows {
+        let (message_id, sender, device, seq) = row.db()?;
+        let target = (DeviceId::from_string(device), to_u64(seq)?);
+        match found.last_mut() {
+            Some(last) if last.message_id.as_str() == message_id => last.targets.push(target),
+            _ => found.push(Unacked {
+                message_id: MessageId::from_string(message_id),
+                sender_user: UserId::from_string(sender),
+                targets: vec![target],
+            }),
+        }
+    }
+    Ok(found)
 }

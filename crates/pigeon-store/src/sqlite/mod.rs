@@ -34,7 +34,7 @@ use crate::error::{SendError, StoreError};
 use crate::store::Store;
 use crate::types::{
     Acked, Authenticated, ClaimedKey, DeviceId, DeviceInfo, DeviceToken, KeyUpload, MailboxEntry,
-    MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, UserId,
+    MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, Unacked, UserId,
 };
 
 /// How to open a [`SqliteStore`].
@@ -209,6 +209,14 @@ impl Store for SqliteStore {
 
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.read(move |c| mailbox::pending(c, &device))
+    }
+
+    fn recent_unacked(
+        &self,
+        newest: usize,
+        window_ms: u64,
+    ) -> BoxFuture<'_, Result<Vec<Unacked>, StoreError>> {
+        self.read(move |c| mailbox::recent_unacked(c, newest, window_ms))
     }
 
     fn record_read(

@@ -7,6 +7,9 @@
 //! (acks and terms) are written in the same batches but nobody waits for them: after a crash a
 //! settled message may come back once, which at-least-once delivery allows.
 //!
+//! A transient message ([`OutgoingMessage::transient`](crate::OutgoingMessage::transient))
+//! never comes here: it is appended to memory only and its settlement is not recorded.
+//!
 //! The writer also compacts: past `compact_after_bytes` it rewrites the log with only what is
 //! live (groups, unsettled messages, their settlements) and renames it into place. It does so
 //! between batches, when every committed message is in memory, so the snapshot is complete.
@@ -281,6 +284,10 @@ impl Writer {
                 record::encode_group(&name, group, &mut buf);
             }
             for (i, envelope) in state.log.iter().enumerate() {
+                // Never in the log, so not in its rewrite either.
+                if envelope.transient {
+                    continue;
+                }
                 record::encode_publish(envelope, &mut buf);
                 let offset = state.base + i as u64;
                 for (group_name, group) in &state.groups {

@@ -136,6 +136,7 @@ pub(crate) fn decode(buf: &[u8]) -> Option<(Record, usize)> {
                 headers,
                 payload,
                 published_at,
+                transient: false,
             })
         }
         SETTLE => Record::Settle {
@@ -196,6 +197,7 @@ mod tests {
                 .collect(),
             payload: Bytes::from_static(b"\x00\x01payload"),
             published_at: time_from_nanos(crate::nanos_since_epoch(SystemTime::now())),
+            transient: false,
         }
     }
 
