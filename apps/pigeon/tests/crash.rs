@@ -27,13 +27,19 @@ fn serve(dir: &std::path::Path, listen: &str) -> (support::Serve, String) {
     (serve, addr)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepted_sends_survive_kill_9_and_acked_ones_do_not_return() {
-    let dir = tempfile::tempdir().unwrap();
-    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+/// A server on a fresh port of `dir`, its address, and two users on it.
+async fn alice_and_bob(dir: &std::path::Path) -> (support::Serve, String, Client, Client) {
+    let (server, addr) = serve(dir, "127.0.0.1:0");
     let base = format!("http://{addr}");
     let alice = Client::register(&base, "alice", "phone").await.unwrap();
     let bob = Client::register(&base, "bob", "phone").await.unwrap();
+    (server, addr, alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_sends_survive_kill_9_and_acked_ones_do_not_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr, alice, bob) = alice_and_bob(dir.path()).await;
     let bob_id = bob.credentials().user_id.clone();
 
     // Four senders until the server dies; each remembers what the server accepted.
@@ -132,10 +138,8 @@ async fn pushes_when(seen: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_pushes_again_what_an_offline_device_is_still_owed() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let (server, addr, alice, bob) = alice_and_bob(dir.path()).await;
     let base = format!("http://{addr}");
-    let alice = Client::register(&base, "alice", "phone").await.unwrap();
-    let bob = Client::register(&base, "bob", "phone").await.unwrap();
     let bob_id = bob.credentials().user_id.clone();
     let (hook, pushes) = webhook().await;
     let http = reqwest::Client::new();

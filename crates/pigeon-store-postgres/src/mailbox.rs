@@ -106,23 +106,18 @@ pub(crate) async fn recent_unacked(
         &[&newest, &to_i64(window_ms)?],
     )
     .await?;
-    let mut found: Vec<Unacked> = Vec::new();
-    for row in &rows {
-        let message_id: String = row.try_get(0)?;
-        let target = (
-            DeviceId::from_string(row.try_get::<_, String>(2)?),
-            to_u64(row.try_get(3)?)?,
-        );
-        match found.last_mut() {
-            Some(last) if last.message_id.as_str() == message_id => last.targets.push(target),
-            _ => found.push(Unacked {
-                message_id: MessageId::from_string(message_id),
-                sender_user: UserId::from_string(row.try_get::<_, String>(1)?),
-                targets: vec![target],
-            }),
-        }
-    }
-    Ok(found)
+    let rows = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                MessageId::from_string(row.try_get::<_, String>(0)?),
+                UserId::from_string(row.try_get::<_, String>(1)?),
+                DeviceId::from_string(row.try_get::<_, String>(2)?),
+                to_u64(row.try_get(3)?)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Failure<StoreError>>>()?;
+    Ok(Unacked::group(rows))
 }
 
 fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {

@@ -285,6 +285,25 @@ pub struct Unacked {
     pub targets: Vec<(DeviceId, u64)>,
 }
 
+impl Unacked {
+    /// Groups rows of (message, sender, device, seq), ordered by message, into one
+    /// [`Unacked`] a message: how a store turns its query's rows into the answer.
+    pub fn group(rows: impl IntoIterator<Item = (MessageId, UserId, DeviceId, u64)>) -> Vec<Self> {
+        let mut grouped: Vec<Self> = Vec::new();
+        for (message_id, sender_user, device, seq) in rows {
+            match grouped.last_mut() {
+                Some(last) if last.message_id == message_id => last.targets.push((device, seq)),
+                _ => grouped.push(Self {
+                    message_id,
+                    sender_user,
+                    targets: vec![(device, seq)],
+                }),
+            }
+        }
+        grouped
+    }
+}
+
 /// One entry of a device's mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxEntry {

@@ -192,19 +192,16 @@ pub(super) fn recent_unacked(
                 r.get::<_, i64>(3)?,
             ))
         })
-        .db()?;
-    let mut found: Vec<Unacked> = Vec::new();
-    for row in rows {
-        let (message_id, sender, device, seq) = row.db()?;
-        let target = (DeviceId::from_string(device), to_u64(seq)?);
-        match found.last_mut() {
-            Some(last) if last.message_id.as_str() == message_id => last.targets.push(target),
-            _ => found.push(Unacked {
-                message_id: MessageId::from_string(message_id),
-                sender_user: UserId::from_string(sender),
-                targets: vec![target],
-            }),
-        }
-    }
-    Ok(found)
+        .db()?
+        .map(|row| {
+            let (message_id, sender, device, seq) = row.db()?;
+            Ok((
+                MessageId::from_string(message_id),
+                UserId::from_string(sender),
+                DeviceId::from_string(device),
+                to_u64(seq)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Unacked::group(rows))
 }
