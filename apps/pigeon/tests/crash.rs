@@ -177,12 +177,17 @@ async fn a_restart_pushes_again_what_an_offline_device_is_still_owed() {
 
     drop(server); // SIGKILL
     pushes.lock().unwrap().clear();
-    let (_server, _) = serve(dir.path(), &addr);
+    let (server, _) = serve(dir.path(), &addr);
     let seen = pushes_when(&pushes, 1).await;
     assert_eq!(
         seen,
         [owed.message_id],
         "pushed again: only the unacked one"
+    );
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("re-announced recent messages") && logs.contains("messages=1"),
+        "{logs}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(pushes.lock().unwrap().len(), 1, "and only once");

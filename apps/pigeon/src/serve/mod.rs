@@ -56,10 +56,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The in-process bus keeps delivery notices in memory only; NATS keeps them.
     if matches!(config.bus, BusTarget::Memory) {
         let owed = delivery.reannounce_recent(&dm).await;
-        tracing::info!(
-            messages = owed,
-            "re-announced recent messages still owed to devices"
-        );
+        if owed > 0 {
+            tracing::info!(
+                messages = owed,
+                "re-announced recent messages still owed to devices (their notices did not survive the last stop)"
+            );
+        }
     }
     let listener = TcpListener::bind(config.listen)
         .await
