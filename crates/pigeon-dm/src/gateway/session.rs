@@ -39,8 +39,13 @@ use crate::{DmState, convert, spans};
 /// Most frames a client may send per second, acks of deliveries aside (those are bounded by
 /// what was delivered), before the session is closed.
 const MAX_FRAMES_PER_SECOND: u32 = 100;
-/// Mailbox entries read per store round trip.
+/// Mailbox entries read per store round trip at connect, and after a full page.
 const PAGE: usize = 100;
+/// Entries read when a wake-up comes while the session is keeping up: live deliveries arrive
+/// one or two at a time, and a read this small is cheap enough for the store to do on the
+/// calling thread (SQLite: no hop to a blocking thread and back). A full small page is followed
+/// by a whole [`PAGE`].
+const LIVE_PAGE: usize = 4;
 /// Below this many unclaimed one-time keys the device is told to upload more (`keys_low`).
 const KEYS_LOW: u64 = 10;
 /// Sends of one session under way at once; past this the session reads no more frames until
@@ -66,6 +71,8 @@ struct Session {
     cursor: u64,
     in_flight: BTreeMap<u64, InFlight>,
     hints: HashMap<u64, Context>,
+    /// Entries the next mailbox read asks for: [`PAGE`] or [`LIVE_PAGE`].
+    page: usize,
     /// A pre-key message was delivered since the last key count: each one used up one of
     /// this device's one-time keys.
     keys_used: bool,
@@ -98,6 +105,7 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         cursor: 0,
         in_flight: BTreeMap::new(),
         hints: HashMap::new(),
+        page: PAGE,
         keys_used: false,
         sends: None,
     };
@@ -269,7 +277,7 @@ impl Session {
 
     /// The next page of the mailbox after the cursor (owning everything but the store).
     fn read_after_cursor<'a>(&self, store: &'a dyn Store) -> MailboxRead<'a> {
-        store.fetch(self.device.device_id.clone(), self.cursor, PAGE)
+        store.fetch(self.device.device_id.clone(), self.cursor, self.page)
     }
 
     /// Sends a page the session read; says whether the page was full (more may follow).
@@ -285,7 +293,8 @@ impl Session {
                 return Ok(false);
             }
         };
-        let full = entries.len() == PAGE;
+        let full = entries.len() == self.page;
+        self.page = if full { PAGE } else { LIVE_PAGE };
         // One write for the page, not one per entry.
         for entry in entries {
             self.deliver(socket, entry).await?;

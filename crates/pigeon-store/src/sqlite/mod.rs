@@ -37,6 +37,11 @@ use crate::types::{
     MessageId, NewAccount, NewDevice, Receipts, SendOutcome, SendRequest, Unacked, UserId,
 };
 
+/// Fetches of at most this many mailbox entries run on the calling thread: a few index
+/// lookups and at most a few hundred KiB copied, cheaper than the hop to a blocking thread and
+/// back (two thread wake-ups) that a larger read is worth. A live session reads this way.
+const INLINE_FETCH: usize = 8;
+
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteConfig {
@@ -200,7 +205,13 @@ impl Store for SqliteStore {
         after_seq: u64,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<MailboxEntry>, StoreError>> {
-        self.read(move |c| mailbox::fetch(c, &device, after_seq, limit))
+        if limit <= INLINE_FETCH {
+            self.readers
+                .read_here(move |c| mailbox::fetch(c, &device, after_seq, limit))
+                .boxed()
+        } else {
+            self.read(move |c| mailbox::fetch(c, &device, after_seq, limit))
+        }
     }
 
     fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>> {

@@ -4,13 +4,14 @@
 //! committed state, so anything the writer has acknowledged is visible to the next read. A
 //! semaphore bounds how many reads run at once (and so how many connections exist); a read
 //! waits for a permit rather than opening connections without limit. SQLite calls block, so
-//! they run under `spawn_blocking`, never on the async worker threads.
+//! they run under `spawn_blocking` — except reads known to be small (a live session's next few
+//! mailbox entries), which cost less than the two thread wake-ups of that hop.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::schema;
 use crate::error::StoreError;
@@ -36,29 +37,32 @@ impl Readers {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let permit = self
-            .permits
+        let permit = self.permit().await?;
+        let (idle, path) = (self.idle.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            with_connection(&idle, &path, op)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+
+    /// Runs `op` on a read-only connection on the calling thread: only for reads known to be
+    /// small (a few index lookups), where the hop to a blocking thread costs more than the read.
+    pub(super) async fn read_here<F, T>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError>,
+    {
+        let _permit = self.permit().await?;
+        with_connection(&self.idle, &self.path, op)
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, StoreError> {
+        self.permits
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
-        let idle = self.idle.clone();
-        let path = self.path.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => open_reader(&path)?,
-            };
-            let out = op(&conn);
-            idle.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
-            out
-        });
-        task.await
-            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+            .map_err(|_| StoreError::Backend("the store is closed".into()))
     }
 
     /// The database file.
@@ -74,6 +78,27 @@ impl Readers {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// Runs `op` on an idle connection (opened if there is none) and puts it back.
+fn with_connection<F, T>(
+    idle: &Mutex<Vec<Connection>>,
+    path: &PathBuf,
+    op: F,
+) -> Result<T, StoreError>
+where
+    F: FnOnce(&Connection) -> Result<T, StoreError>,
+{
+    let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let conn = match pooled {
+        Some(conn) => conn,
+        None => open_reader(path)?,
+    };
+    let out = op(&conn);
+    idle.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(conn);
+    out
 }
 
 fn open_reader(path: &PathBuf) -> Result<Connection, StoreError> {
