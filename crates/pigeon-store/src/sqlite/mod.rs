@@ -2,7 +2,8 @@
 //!
 //! * `schema`: tables, ordered migrations, pragmas (WAL, `synchronous=FULL`).
 //! * `writer`: the one thread that owns the write connection and does group commit.
-//! * `reader`: a bounded pool of read-only connections on blocking threads.
+//! * `reader`: a bounded pool of read-only connections on blocking threads (small mailbox
+//!   fetches run on the caller's thread).
 //! * `accounts`, `keys`, `messages`, `mailbox`, `receipts`, `push`: the SQL of each concern,
 //!   as plain synchronous functions over a `Connection`, run by the writer or a reader.
 //!
