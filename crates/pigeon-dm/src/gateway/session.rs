@@ -2,7 +2,8 @@
 //!
 //! The session reads its mailbox from the store after a cursor, so what it sends never depends
 //! on which wake-ups arrived: at connect it sends every unacked entry (cursor 0), later what is
-//! new — a few entries a read while it keeps up, whole pages while it catches up. Each delivery is in flight until acked; one not acked within the ack timeout gets the
+//! new — a few entries a read while it keeps up, whole pages while it catches up. Each delivery
+//! is in flight until acked; one not acked within the ack timeout gets the
 //! `websocket_delivery_timeout` event and goes to push (messages only, never receipts) — also
 //! when the connection drops before the timeout — and is sent again at the next connection if
 //! still unacked.
