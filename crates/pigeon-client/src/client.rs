@@ -246,11 +246,7 @@ impl Client {
     /// otherwise (or when the socket cannot bring the answer) over HTTP, with the same
     /// `client_msg_id`: the server stores it once either way.
     async fn post_message(&self, request: SendRequest) -> Result<SendResponse, ClientError> {
-        let link = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let link = self.live().clone();
         if let Some(link) = link {
             let traceparent = trace_headers(&Context::current()).remove("traceparent");
             if let Some(answer) = link.send(&request, traceparent) {
@@ -270,10 +266,14 @@ impl Client {
 
     /// Sends go over `link` from now on, while it is open.
     pub(crate) fn attach(&self, link: Link) {
-        *self
-            .live
+        *self.live() = Some(link);
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Option<Link>> {
+        // A link is a handle: a panic elsewhere cannot leave it half-changed.
+        self.live
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(link);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The recipient's devices and this user's other devices: from the cache, or from the
