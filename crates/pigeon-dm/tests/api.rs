@@ -89,6 +89,20 @@ async fn two_users_exchange_an_encrypted_message_with_receipts() {
         .unwrap();
     assert_eq!(plaintext, SECRET.as_bytes());
     let seq = entry["seq"].as_u64().unwrap();
+    // One seq never assigned refuses the whole ack: the good one is not acked either.
+    let (status, body) = server
+        .call(
+            "POST",
+            "/v1/mailbox/ack",
+            Some(&bob.token),
+            Some(json!({"seqs": [seq, seq + 1]})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid"))
+    );
+    assert_eq!(mailbox(&server, &bob).await.len(), 1, "nothing acked");
     let (status, acked) = server
         .call(
             "POST",

@@ -179,6 +179,64 @@ async fn an_offline_device_gets_everything_in_order_once_after_reconnecting() {
     no_frame_for(&mut bob_ws, Duration::from_millis(300)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_written_together_are_all_recorded_even_when_the_client_closes_at_once() {
+    let server = start(DmConfig::default()).await;
+    let alice = register(&server, "alice").await;
+    let mut bob = register(&server, "bob").await;
+    upload_keys(&server, &mut bob, 20).await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(
+            send(
+                &server,
+                &alice,
+                &bob,
+                &format!("batch {i}"),
+                &format!("m{i}"),
+            )
+            .await,
+        );
+    }
+    let mut bob_ws = connect(&server, &bob).await;
+    let mut seqs = Vec::new();
+    for _ in &sent {
+        seqs.push(next_frame(&mut bob_ws).await["entry"]["seq"].clone());
+    }
+    // Every ack and the close in one write: the session reads them back to back, so they are
+    // still waiting to be recorded together when the close ends the session.
+    for seq in &seqs {
+        let frame = json!({"type": "ack", "seq": seq}).to_string();
+        bob_ws.feed(Ws::Text(frame.into())).await.unwrap();
+    }
+    bob_ws.send(Ws::Close(None)).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = support::mailbox(&server, &bob).await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "acked entries still in the mailbox: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receipts: Vec<_> = support::mailbox(&server, &alice)
+        .await
+        .iter()
+        .map(|e| (e["kind"].clone(), e["message_id"].clone()))
+        .collect();
+    let expected: Vec<_> = sent
+        .iter()
+        .map(|id| (json!("delivery_receipt"), json!(id)))
+        .collect();
+    assert_eq!(receipts, expected, "one receipt per ack, in ack order");
+    let mut bob_ws = connect(&server, &bob).await;
+    no_frame_for(&mut bob_ws, Duration::from_millis(300)).await;
+}
+
 /// A webhook receiver on loopback that records the JSON bodies it gets.
 async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));

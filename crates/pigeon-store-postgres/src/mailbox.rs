@@ -143,24 +143,33 @@ fn entry(row: &Row) -> Result<MailboxEntry, Failure<StoreError>> {
     })
 }
 
+/// The owner of a current device and the last seq its mailbox assigned: what an ack checks
+/// its seqs against, before it writes anything. `NotFound` for an unknown or removed device.
+pub(crate) async fn owner_and_last_seq(
+    tx: &Transaction<'_>,
+    device: &DeviceId,
+) -> Result<(UserId, u64), Failure<StoreError>> {
+    let row = query_opt(
+        tx,
+        "SELECT user_id, last_seq FROM devices WHERE device_id = $1 AND removed_at IS NULL",
+        &[&device.as_str()],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("device"))?;
+    Ok((
+        UserId::from_string(row.try_get::<_, String>(0)?),
+        to_u64(row.try_get(1)?)?,
+    ))
+}
+
 /// Deletes one entry of the device's own mailbox; returns what it was — its kind and message
-/// id — or `None` when an earlier ack took it.
+/// id — or `None` when an earlier ack took it. The caller checked the seq was assigned
+/// ([`owner_and_last_seq`]).
 pub(crate) async fn take(
     tx: &Transaction<'_>,
     device: &DeviceId,
     seq: u64,
 ) -> Result<Option<(MailboxKind, MessageId)>, Failure<StoreError>> {
-    let last: i64 = query_opt(
-        tx,
-        "SELECT last_seq FROM devices WHERE device_id = $1 AND removed_at IS NULL",
-        &[&device.as_str()],
-    )
-    .await?
-    .ok_or(StoreError::NotFound("device"))?
-    .try_get(0)?;
-    if seq == 0 || seq > to_u64(last)? {
-        return Err(StoreError::Invalid("seq was never assigned to this device").into());
-    }
     let Some(row) = query_opt(
         tx,
         "DELETE FROM mailbox WHERE device_id = $1 AND seq = $2 RETURNING kind, message_id",

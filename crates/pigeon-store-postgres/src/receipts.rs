@@ -14,35 +14,44 @@ use pigeon_store::{
     Acked, Delivery, DeviceId, MailboxItem, MailboxKind, MessageId, Receipts, StoreError, UserId,
 };
 
-use crate::accounts::{current_devices, current_owner};
+use crate::accounts::current_devices;
 use crate::error::Failure;
 use crate::mailbox;
 use crate::sql::{execute, now_ms, query_opt, to_i64, to_u64};
 
-/// Acks `seq` of the device's mailbox and, for a message, records its delivery, in the one
-/// transaction `tx`.
+/// Acks `seqs` of the device's mailbox, in order, and records the delivery of each message
+/// among them, in the one transaction `tx`. Every seq is checked first, so a seq never
+/// assigned refuses the whole request before anything is written.
 pub(crate) async fn ack(
     tx: &Transaction<'_>,
     device: &DeviceId,
-    seq: u64,
-) -> Result<Acked, Failure<StoreError>> {
-    match mailbox::take(tx, device, seq).await? {
-        None => Ok(Acked::Already),
-        Some((MailboxKind::Message, message)) => record_delivery(tx, device, &message)
-            .await
-            .map(Acked::Message),
-        Some(_) => Ok(Acked::Receipt),
+    seqs: &[u64],
+) -> Result<Vec<Acked>, Failure<StoreError>> {
+    let (owner, last) = mailbox::owner_and_last_seq(tx, device).await?;
+    if seqs.iter().any(|&seq| seq == 0 || seq > last) {
+        return Err(StoreError::Invalid("seq was never assigned to this device").into());
     }
+    let mut acked = Vec::with_capacity(seqs.len());
+    for &seq in seqs {
+        acked.push(match mailbox::take(tx, device, seq).await? {
+            None => Acked::Already,
+            Some((MailboxKind::Message, message)) => {
+                Acked::Message(record_delivery(tx, device, &owner, &message).await?)
+            }
+            Some(_) => Acked::Receipt,
+        });
+    }
+    Ok(acked)
 }
 
-/// Records that `device` received `message`; the first time, appends a delivery receipt to
-/// every current device of the sender.
+/// Records that `device` (of `by_user`) received `message`; the first time, appends a delivery
+/// receipt to every current device of the sender.
 async fn record_delivery(
     tx: &Transaction<'_>,
     device: &DeviceId,
+    by_user: &UserId,
     message: &MessageId,
 ) -> Result<Delivery, Failure<StoreError>> {
-    let by_user = current_owner(tx, device).await?;
     let found = query_opt(
         tx,
         "SELECT msg_order, sender_user, sent_at FROM messages WHERE message_id = $1",
@@ -72,7 +81,7 @@ async fn record_delivery(
     // sender's devices still learn it arrived; the receipt names who acked it.
     let item = MailboxItem::DeliveryReceipt {
         message_id: message.clone(),
-        by_user,
+        by_user: by_user.clone(),
         by_device: device.clone(),
         at_ms,
     };

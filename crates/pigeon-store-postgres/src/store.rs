@@ -175,9 +175,13 @@ impl Store for PostgresStore {
         .boxed()
     }
 
-    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>> {
-        write(&self.pool, device, move |tx, device| {
-            receipts::ack(tx, device, seq).boxed()
+    fn ack_many(
+        &self,
+        device: DeviceId,
+        seqs: Vec<u64>,
+    ) -> BoxFuture<'_, Result<Vec<Acked>, StoreError>> {
+        write(&self.pool, (device, seqs), |tx, (device, seqs)| {
+            receipts::ack(tx, device, seqs).boxed()
         })
         .boxed()
     }

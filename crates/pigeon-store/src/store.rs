@@ -102,14 +102,30 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<MailboxEntry>, StoreError>>;
 
-    /// Acks one entry of the device's own mailbox; it is never returned again. When the entry
-    /// is a message, records its delivery to `device` in the same transaction: the first time,
-    /// a delivery receipt is appended to the mailbox of every current device of the sender
-    /// (see [`Delivery::receipts`](crate::Delivery::receipts)). An ack and its receipt are one
-    /// commit, so a crash can never keep the one without the other. Idempotent: a second ack is [`Acked::Already`].
-    /// `Invalid` for a seq never assigned to this device (0, or beyond its last). `NotFound`
-    /// for an unknown device.
-    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>>;
+    /// Acks entries of the device's own mailbox, in the order given, in one transaction (so
+    /// one commit however many); each is never returned again. For each entry that is a
+    /// message, records its delivery to `device` in the same transaction: the first time, a
+    /// delivery receipt is appended to the mailbox of every current device of the sender (see
+    /// [`Delivery::receipts`](crate::Delivery::receipts)). An ack and its receipt are one
+    /// commit, so a crash can never keep the one without the other. Idempotent: a seq acked
+    /// before (or earlier in `seqs`) is [`Acked::Already`]. Answers one [`Acked`] per seq, in
+    /// order. `Invalid` when any seq was never assigned to this device (0, or beyond its
+    /// last): then nothing is acked. `NotFound` for an unknown device.
+    fn ack_many(
+        &self,
+        device: DeviceId,
+        seqs: Vec<u64>,
+    ) -> BoxFuture<'_, Result<Vec<Acked>, StoreError>>;
+
+    /// Acks one entry: [`Store::ack_many`] of one seq.
+    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>> {
+        Box::pin(async move {
+            self.ack_many(device, vec![seq])
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::Backend("an ack of one seq answered nothing".into()))
+        })
+    }
 
     /// How many entries of the device's mailbox are unacked. `NotFound` for an unknown device.
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>>;

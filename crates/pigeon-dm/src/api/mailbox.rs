@@ -6,10 +6,11 @@ use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{AckRequest, AckResponse, MailboxPage};
-use pigeon_store::{Acked, Delivery};
+use pigeon_store::{Acked, Delivery, Receipts, UserId};
 use serde::Deserialize;
 
 use crate::auth::Device;
@@ -60,9 +61,15 @@ pub(super) async fn ack(
             "at most {MAX_ACKS} seqs per ack"
         )));
     }
+    let here = Context::current();
+    let acks: Vec<_> = request
+        .seqs
+        .iter()
+        .map(|&seq| (seq, here.clone()))
+        .collect();
+    let outcomes = acknowledge(&state, &caller, acks).await?;
     let mut acked = Vec::new();
-    for seq in request.seqs {
-        let outcome = acknowledge(&state, &caller, seq).await?;
+    for (seq, outcome) in request.seqs.into_iter().zip(outcomes) {
         if matches!(outcome, Acked::Message(_)) {
             state.metrics().delivery_method.add(1, &method("sync"));
         }
@@ -73,25 +80,47 @@ pub(super) async fn ack(
     Ok(Json(AckResponse { acked }))
 }
 
-/// Acks `seq` of the caller's mailbox. For a message the store records its delivery in the
-/// same commit; this adds `messaging.delivery_receipt` (in the current context: the live
-/// session runs it under the delivery's span) and wakes the sender's devices for the receipt.
+/// Acks seqs of the caller's mailbox, in one request of the store (so one commit, however
+/// many). For each message the store records its delivery in the same commit; this adds its
+/// `messaging.delivery_receipt`, a child of the context given with its seq (the live session
+/// gives each delivery's span, so a trace runs from the send to the receipt), and wakes the
+/// senders' devices for the receipts: once per sender, in the context of its first ack here.
 pub(crate) async fn acknowledge(
     state: &DmState,
     caller: &Device,
-    seq: u64,
-) -> Result<Acked, ApiError> {
+    acks: Vec<(u64, Context)>,
+) -> Result<Vec<Acked>, ApiError> {
     let started = SystemTime::now();
-    let acked = state.store().ack(caller.device_id.clone(), seq).await?;
-    if let Acked::Message(delivery) = &acked {
-        receipt_spans(caller, delivery, started);
-        crate::delivery::wake_devices(state, &delivery.sender_user, &delivery.receipts).await;
+    let seqs = acks.iter().map(|(seq, _)| *seq).collect();
+    let outcomes = state
+        .store()
+        .ack_many(caller.device_id.clone(), seqs)
+        .await?;
+    let mut wakes: Vec<(&UserId, Receipts, &Context)> = Vec::new();
+    for ((_, parent), outcome) in acks.iter().zip(&outcomes) {
+        let Acked::Message(delivery) = outcome else {
+            continue;
+        };
+        receipt_spans(caller, delivery, started, parent);
+        match wakes
+            .iter_mut()
+            .find(|(user, ..)| **user == delivery.sender_user)
+        {
+            Some((_, receipts, _)) => receipts.extend(delivery.receipts.iter().cloned()),
+            None => wakes.push((&delivery.sender_user, delivery.receipts.clone(), parent)),
+        }
     }
-    Ok(acked)
+    for (sender, receipts, parent) in wakes {
+        crate::delivery::wake_devices(state, sender, &receipts)
+            .with_context(parent.clone())
+            .await;
+    }
+    Ok(outcomes)
 }
 
-/// `messaging.delivery_receipt` and its `.update` (the store's commit), from `started` to now.
-fn receipt_spans(caller: &Device, delivery: &Delivery, started: SystemTime) {
+/// `messaging.delivery_receipt` under `parent`, and its `.update` (the store's commit), from
+/// `started` to now.
+fn receipt_spans(caller: &Device, delivery: &Delivery, started: SystemTime, parent: &Context) {
     let latency_ms = now_ms().saturating_sub(delivery.sent_at_ms);
     let receipt = spans::child_since(
         "messaging.delivery_receipt",
@@ -101,7 +130,7 @@ fn receipt_spans(caller: &Device, delivery: &Delivery, started: SystemTime) {
             KeyValue::new("delivery.latency_ms", latency_ms as i64),
         ],
         started,
-        &Context::current(),
+        parent,
     );
     let update = spans::child_since(
         "messaging.delivery_receipt.update",

@@ -26,6 +26,8 @@ mod router;
 pub(crate) use push::push_fallback;
 pub use router::DeliveryRouter;
 
+use std::collections::BTreeSet;
+
 use opentelemetry::KeyValue;
 use pigeon_bus::OutgoingMessage;
 use pigeon_store::{DeviceId, MessageId, UserId};
@@ -103,13 +105,15 @@ pub(crate) async fn announce(
 }
 
 /// Wakes the devices of `user` that just got a receipt (`(device, seq)` as the store appended
-/// it): no store read, the store said where it wrote.
+/// it): no store read, the store said where it wrote. A device with several receipts is
+/// named once.
 pub(crate) async fn wake_devices(state: &DmState, user: &UserId, receipts: &[(DeviceId, u64)]) {
     if receipts.is_empty() {
         return;
     }
+    let devices: BTreeSet<&DeviceId> = receipts.iter().map(|(d, _)| d).collect();
     let notice = WakeNotice {
-        devices: receipts.iter().map(|(d, _)| d.to_string()).collect(),
+        devices: devices.into_iter().map(ToString::to_string).collect(),
     };
     publish(state, &wake_topic(state), &notice, user.as_str()).await;
 }

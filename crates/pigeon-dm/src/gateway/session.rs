@@ -6,7 +6,9 @@
 //! is in flight until acked; one not acked within the ack timeout gets the
 //! `websocket_delivery_timeout` event and goes to push (messages only, never receipts) — also
 //! when the connection drops before the timeout — and is sent again at the next connection if
-//! still unacked.
+//! still unacked. Acks that arrive together (a client acks what it took in one write) go to the
+//! store together, once no further frame is waiting: one commit and one wake-up of each sender
+//! for all of them, where each ack alone had cost its own.
 //!
 //! The device may send messages over the session too (`send` frames): each is accepted as
 //! `POST /v1/messages` accepts it, in a task of its own (so a send's durable commit never holds
@@ -78,6 +80,9 @@ struct Session {
     /// this device's one-time keys.
     keys_used: bool,
     sends: Sends,
+    /// Acks taken from the socket and not yet handed to the store, each with its delivery's
+    /// span: handed over together once no further frame is waiting.
+    acks: Vec<(u64, Context)>,
 }
 
 /// Whether a frame counts against the rate limit.
@@ -109,8 +114,11 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         page: PAGE,
         keys_used: false,
         sends: None,
+        acks: Vec::new(),
     };
     let end = session.serve(&mut socket, &inbox, id).await;
+    // What the client acked before it went is recorded, not sent again at its next connection.
+    session.record_acks();
     // Replaced by a newer session on this node: that one holds the claim now.
     if state.sessions().unregister(&device_id, id)
         && let Err(err) = state.directory().release(&device_id).await
@@ -173,29 +181,9 @@ impl Session {
                 .is_none_or(|s| s.len() < MAX_SENDS_IN_FLIGHT);
             let due = self.next_timeout();
             let result = tokio::select! {
-                incoming = socket.recv(), if reading_frames => match incoming {
-                    None => return End::Closed,
-                    Some(Err(err)) => return classify(&err),
-                    Some(Ok(WsMessage::Text(text))) => {
-                        if window.elapsed() >= Duration::from_secs(1) {
-                            (window, frames) = (Instant::now(), 0);
-                        }
-                        match Box::pin(self.on_frame(socket, &text)).await {
-                            Ok(Counted::Free) => Ok(()),
-                            Ok(Counted::Yes) => {
-                                frames += 1;
-                                if frames > MAX_FRAMES_PER_SECOND {
-                                    return End::Close(WS_CLOSE_POLICY, "too many frames");
-                                }
-                                Ok(())
-                            }
-                            Err(end) => Err(end),
-                        }
-                    }
-                    Some(Ok(WsMessage::Binary(_))) => Err(End::Close(WS_CLOSE_BAD_FRAME, "frames are JSON text")),
-                    Some(Ok(WsMessage::Close(_))) => return End::Closed,
-                    Some(Ok(_)) => Ok(()),
-                },
+                // In this order: a wake-up, a finished read or send, or a due timer comes
+                // before the next frame, so a client that keeps writing cannot hold them up.
+                biased;
                 () = inbox.woken() => {
                     // A newer session of this device took over (its registration woke us).
                     if !self.state.sessions().is_current(&self.device.device_id, id) {
@@ -227,6 +215,35 @@ impl Session {
                 // Only while something waits for its ack: an idle session sets no timer.
                 () = sleep_until_due(due) => {
                     self.check_timeouts();
+                    Ok(())
+                }
+                incoming = socket.recv(), if reading_frames => match incoming {
+                    None => return End::Closed,
+                    Some(Err(err)) => return classify(&err),
+                    Some(Ok(WsMessage::Text(text))) => {
+                        if window.elapsed() >= Duration::from_secs(1) {
+                            (window, frames) = (Instant::now(), 0);
+                        }
+                        match Box::pin(self.on_frame(socket, &text)).await {
+                            Ok(Counted::Free) => Ok(()),
+                            Ok(Counted::Yes) => {
+                                frames += 1;
+                                if frames > MAX_FRAMES_PER_SECOND {
+                                    return End::Close(WS_CLOSE_POLICY, "too many frames");
+                                }
+                                Ok(())
+                            }
+                            Err(end) => Err(end),
+                        }
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => Err(End::Close(WS_CLOSE_BAD_FRAME, "frames are JSON text")),
+                    Some(Ok(WsMessage::Close(_))) => return End::Closed,
+                    Some(Ok(_)) => Ok(()),
+                },
+                // Last: only once no frame is waiting, so acks that came together go to the
+                // store together (one commit, one task, one wake-up of each sender).
+                () = std::future::ready(()), if !self.acks.is_empty() => {
+                    self.record_acks();
                     Ok(())
                 }
             };
@@ -414,20 +431,8 @@ impl Session {
                         crate::ApiError::Invalid(format!("seq {seq} is not awaiting an ack here"));
                     return self.refuse(socket, &err).await.map(|()| Counted::Yes);
                 };
-                let delivered_in = flight.span.clone();
+                self.acks.push((seq, flight.span.clone()));
                 finish(&self.state, flight, true);
-                // The store work runs beside the session, so acks of a busy device are
-                // committed together instead of one after the other; its receipt span is a
-                // child of the delivery's, so the trace runs from the send to the receipt.
-                let (state, device) = (self.state.clone(), self.device.clone());
-                self.state.tasks().spawn(
-                    async move {
-                        if let Err(err) = acknowledge(&state, &device, seq).await {
-                            tracing::warn!(%err, seq, "an ack could not be recorded; the entry is sent again at the next connection");
-                        }
-                    }
-                    .with_context(delivered_in),
-                );
                 Ok(Counted::Free)
             }
             ClientFrame::Send {
@@ -442,6 +447,23 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Hands the acks taken so far to the store, in a task beside the session: a busy
+    /// device's acks are committed together instead of one after the other, and the socket is
+    /// never held up by a commit.
+    fn record_acks(&mut self) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let acks = std::mem::take(&mut self.acks);
+        let (state, device) = (self.state.clone(), self.device.clone());
+        self.state.tasks().spawn(async move {
+            let count = acks.len();
+            if let Err(err) = acknowledge(&state, &device, acks).await {
+                tracing::warn!(%err, count, "acks could not be recorded; their entries are sent again at the next connection");
+            }
+        });
     }
 
     /// A `send` frame: refused at once past the device's rate limit (counted against the frame

@@ -43,7 +43,8 @@ pub use mailbox::{
 };
 pub use push::push_subscriptions_are_stored_per_device;
 pub use receipts::{
-    delivery_receipts_reach_every_sender_device, read_receipts_never_move_backwards,
+    acks_of_many_seqs_are_all_or_nothing, delivery_receipts_reach_every_sender_device,
+    read_receipts_never_move_backwards,
 };
 pub use sending::{
     concurrent_sends_keep_seqs_gapless, racing_duplicate_sends_store_once,
@@ -72,6 +73,7 @@ macro_rules! store_conformance_tests {
             fetch_pages_and_ack_hides, acked_entries_never_return,
             recent_unacked_lists_copies_still_owed,
             delivery_receipts_reach_every_sender_device, read_receipts_never_move_backwards,
+            acks_of_many_seqs_are_all_or_nothing,
             push_subscriptions_are_stored_per_device, restart_keeps_everything_acknowledged);
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -182,3 +182,74 @@ pub async fn read_receipts_never_move_backwards(harness: &dyn Harness) {
             .is_some()
     );
 }
+
+/// `ack_many` acks in the order given, in one transaction: one answer per seq (a seq repeated
+/// is `Already` the second time), receipts appended in that order; a seq never assigned
+/// anywhere in the list refuses the whole list and acks nothing.
+pub async fn acks_of_many_seqs_are_all_or_nothing(harness: &dyn Harness) {
+    let store = harness.open().await;
+    let alice = person(&*store, "alice", 1).await;
+    let bob = person(&*store, "bob", 1).await;
+    let (a, b) = (alice.devices[0].clone(), bob.devices[0].clone());
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(
+            send(&*store, &alice, 0, &bob, &format!("m{i}"))
+                .await
+                .message_id,
+        );
+    }
+    for bad in [vec![3, 1, 5], vec![0, 2]] {
+        let err = store.ack_many(b.clone(), bad.clone()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");
+    }
+    assert_eq!(
+        store.pending_count(b.clone()).await.unwrap(),
+        4,
+        "nothing acked"
+    );
+    assert!(all(&*store, &a).await.is_empty(), "no receipt fanned out");
+
+    let acked = store.ack_many(b.clone(), vec![3, 1, 3]).await.unwrap();
+    let delivered: Vec<_> = acked
+        .iter()
+        .map(|outcome| match outcome {
+            Acked::Message(delivery) => Some(delivery.message_id.clone()),
+            Acked::Already => None,
+            Acked::Receipt => panic!("bob's mailbox holds messages only"),
+        })
+        .collect();
+    assert_eq!(
+        delivered,
+        [Some(ids[2].clone()), Some(ids[0].clone()), None]
+    );
+    let left: Vec<u64> = all(&*store, &b).await.iter().map(|e| e.seq).collect();
+    assert_eq!(left, [2, 4]);
+    let receipts = all(&*store, &a).await;
+    let receipted: Vec<_> = receipts
+        .iter()
+        .map(|e| match &e.item {
+            MailboxItem::DeliveryReceipt { message_id, .. } => message_id.clone(),
+            other => panic!("expected a delivery receipt, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(receipted, [ids[2].clone(), ids[0].clone()], "in ack order");
+
+    let receipt_seqs = receipts.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        store.ack_many(a.clone(), receipt_seqs).await.unwrap(),
+        [Acked::Receipt, Acked::Receipt]
+    );
+    assert!(
+        store
+            .ack_many(a.clone(), Vec::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(all(&*store, &a).await.is_empty());
+    assert!(matches!(
+        store.ack_many(DeviceId::generate(), vec![1]).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -121,22 +121,33 @@ impl Row {
     }
 }
 
+/// The owner of a current device and the last seq its mailbox assigned: what an ack checks
+/// its seqs against, before it writes anything. `NotFound` for an unknown or removed device.
+pub(super) fn owner_and_last_seq(
+    conn: &Connection,
+    device: &DeviceId,
+) -> Result<(UserId, u64), StoreError> {
+    let (owner, last) = conn
+        .prepare_cached(
+            "SELECT user_id, last_seq FROM devices WHERE device_id = ?1 AND removed_at IS NULL",
+        )
+        .db()?
+        .query_row([device.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .db_optional()?
+        .ok_or(StoreError::NotFound("device"))?;
+    Ok((UserId::from_string(owner), to_u64(last)?))
+}
+
 /// Deletes one entry of the device's own mailbox; returns what it was — its kind and message
-/// id — or `None` when an earlier ack took it.
+/// id — or `None` when an earlier ack took it. The caller checked the seq was assigned
+/// ([`owner_and_last_seq`]).
 pub(super) fn take(
     conn: &Connection,
     device: &DeviceId,
     seq: u64,
 ) -> Result<Option<(MailboxKind, MessageId)>, StoreError> {
-    let last: i64 = conn
-        .prepare_cached("SELECT last_seq FROM devices WHERE device_id = ?1 AND removed_at IS NULL")
-        .db()?
-        .query_row([device.as_str()], |r| r.get(0))
-        .db_optional()?
-        .ok_or(StoreError::NotFound("device"))?;
-    if seq == 0 || seq > to_u64(last)? {
-        return Err(StoreError::Invalid("seq was never assigned to this device"));
-    }
     let taken = conn
         .prepare_cached(
             "DELETE FROM mailbox WHERE device_id = ?1 AND seq = ?2 RETURNING kind, message_id",

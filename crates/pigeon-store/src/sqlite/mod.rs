@@ -215,8 +215,12 @@ impl Store for SqliteStore {
         }
     }
 
-    fn ack(&self, device: DeviceId, seq: u64) -> BoxFuture<'_, Result<Acked, StoreError>> {
-        self.write(move |c| receipts::ack(c, &device, seq))
+    fn ack_many(
+        &self,
+        device: DeviceId,
+        seqs: Vec<u64>,
+    ) -> BoxFuture<'_, Result<Vec<Acked>, StoreError>> {
+        self.write(move |c| receipts::ack(c, &device, &seqs))
     }
 
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>> {

@@ -8,33 +8,45 @@
 
 use rusqlite::{Connection, params};
 
-use super::accounts::{current_devices, owner_of};
+use super::accounts::current_devices;
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::mailbox_row::MailboxKind;
 use crate::types::{Acked, Delivery, DeviceId, MailboxItem, MessageId, Receipts, UserId, now_ms};
 
-/// Acks `seq` of the device's mailbox and, for a message, records its delivery: one request
-/// of the writer, so one transaction.
-pub(super) fn ack(conn: &Connection, device: &DeviceId, seq: u64) -> Result<Acked, StoreError> {
-    match mailbox::take(conn, device, seq)? {
-        None => Ok(Acked::Already),
-        Some((MailboxKind::Message, message)) => {
-            record_delivery(conn, device, &message).map(Acked::Message)
-        }
-        Some(_) => Ok(Acked::Receipt),
+/// Acks `seqs` of the device's mailbox, in order, and records the delivery of each message
+/// among them: one request of the writer, so one transaction. Every seq is checked before
+/// anything is written, so a seq never assigned refuses the whole request (and a failure after
+/// a write would roll back the writer's whole group commit).
+pub(super) fn ack(
+    conn: &Connection,
+    device: &DeviceId,
+    seqs: &[u64],
+) -> Result<Vec<Acked>, StoreError> {
+    let (owner, last) = mailbox::owner_and_last_seq(conn, device)?;
+    if seqs.iter().any(|&seq| seq == 0 || seq > last) {
+        return Err(StoreError::Invalid("seq was never assigned to this device"));
     }
+    seqs.iter()
+        .map(|&seq| match mailbox::take(conn, device, seq)? {
+            None => Ok(Acked::Already),
+            Some((MailboxKind::Message, message)) => {
+                record_delivery(conn, device, &owner, &message).map(Acked::Message)
+            }
+            Some(_) => Ok(Acked::Receipt),
+        })
+        .collect()
 }
 
-/// Records that `device` received `message`; the first time, appends a delivery receipt to
-/// every current device of the sender.
+/// Records that `device` (of `by_user`) received `message`; the first time, appends a delivery
+/// receipt to every current device of the sender.
 fn record_delivery(
     conn: &Connection,
     device: &DeviceId,
+    by_user: &UserId,
     message: &MessageId,
 ) -> Result<Delivery, StoreError> {
-    let by_user = owner_of(conn, device)?;
     let (msg_order, sender_user, sent_at) = conn
         .prepare_cached(
             "SELECT msg_order, sender_user, sent_at FROM messages WHERE message_id = ?1",
@@ -71,7 +83,7 @@ fn record_delivery(
     // sender's devices still learn it arrived; the receipt names who acked it.
     let item = MailboxItem::DeliveryReceipt {
         message_id: message.clone(),
-        by_user,
+        by_user: by_user.clone(),
         by_device: device.clone(),
         at_ms,
     };
