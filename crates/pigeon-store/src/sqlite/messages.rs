@@ -12,7 +12,7 @@ use super::accounts::{current_devices, owner_of};
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::{SendError, StoreError};
-use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, now_ms};
+use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, UserId, now_ms};
 
 pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, SendError> {
     if req.client_msg_id.is_empty() {
@@ -26,18 +26,14 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
         Err(StoreError::NotFound(_)) => return Err(SendError::UnknownSender),
         Err(e) => return Err(e.into()),
     };
-    let recipient_exists = conn
-        .prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")
-        .db()?
-        .query_row([req.recipient_user.as_str()], |_| Ok(()))
-        .db_optional()?
-        .is_some();
-    if !recipient_exists {
+    // A user with a device exists: the users table is asked only when there is none.
+    let recipient_devices = current_devices(conn, &req.recipient_user)?;
+    if recipient_devices.is_empty() && !user_exists(conn, &req.recipient_user)? {
         return Err(SendError::UnknownRecipient);
     }
     req.check_targets(
         &sender_user,
-        current_devices(conn, &req.recipient_user)?,
+        recipient_devices,
         current_devices(conn, &sender_user)?,
     )?;
 
@@ -92,6 +88,15 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
         seqs,
         duplicate: false,
     })
+}
+
+fn user_exists(conn: &Connection, user: &UserId) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")
+        .db()?
+        .query_row([user.as_str()], |_| Ok(()))
+        .db_optional()?
+        .is_some())
 }
 
 /// The outcome of an earlier send with the same `(sender_device, client_msg_id)`, if any.
