@@ -82,6 +82,15 @@ async fn send(server: &Server, from: &Client, to: &Client, text: &str, id: &str)
     answer["message_id"].as_str().unwrap().to_owned()
 }
 
+/// Sends `n` messages with client ids `m0`, `m1`, …; returns their ids in order.
+async fn send_numbered(server: &Server, from: &Client, to: &Client, n: usize) -> Vec<String> {
+    let mut sent = Vec::with_capacity(n);
+    for i in 0..n {
+        sent.push(send(server, from, to, &format!("message {i}"), &format!("m{i}")).await);
+    }
+    sent
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_delivery_acks_and_receipts_flow_both_ways() {
     let server = start(DmConfig::default()).await;
@@ -143,19 +152,7 @@ async fn an_offline_device_gets_everything_in_order_once_after_reconnecting() {
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
     upload_keys(&server, &mut bob, 20).await;
-    let mut sent = Vec::new();
-    for i in 0..3 {
-        sent.push(
-            send(
-                &server,
-                &alice,
-                &bob,
-                &format!("offline {i}"),
-                &format!("m{i}"),
-            )
-            .await,
-        );
-    }
+    let sent = send_numbered(&server, &alice, &bob, 3).await;
     let mut bob_ws = connect(&server, &bob).await;
     let mut seqs = Vec::new();
     for id in &sent {
@@ -185,19 +182,7 @@ async fn acks_written_together_are_all_recorded_even_when_the_client_closes_at_o
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
     upload_keys(&server, &mut bob, 20).await;
-    let mut sent = Vec::new();
-    for i in 0..5 {
-        sent.push(
-            send(
-                &server,
-                &alice,
-                &bob,
-                &format!("batch {i}"),
-                &format!("m{i}"),
-            )
-            .await,
-        );
-    }
+    let sent = send_numbered(&server, &alice, &bob, 5).await;
     let mut bob_ws = connect(&server, &bob).await;
     let mut seqs = Vec::new();
     for _ in &sent {

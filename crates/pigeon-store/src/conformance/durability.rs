@@ -1,7 +1,7 @@
 //! Restart durability: everything acknowledged to a caller is there after a re-open.
 
 use super::Harness;
-use super::support::{all, person, send};
+use super::support::{all, person, send, send_numbered};
 use crate::{Acked, KeyUpload, SignedKey};
 
 fn key(id: &str) -> SignedKey {
@@ -34,14 +34,7 @@ pub async fn restart_keeps_everything_acknowledged(harness: &dyn Harness) {
         store.claim_key(bd.clone()).await.unwrap().unwrap().key,
         key("k1")
     );
-    let mut ids = Vec::new();
-    for i in 0..4 {
-        ids.push(
-            send(&*store, &alice, 0, &bob, &format!("m{i}"))
-                .await
-                .message_id,
-        );
-    }
+    let ids = send_numbered(&*store, &alice, &bob, 4).await;
     let acked = store.ack(bd.clone(), 1).await.unwrap();
     assert!(
         matches!(&acked, Acked::Message(d) if d.message_id == ids[0]),

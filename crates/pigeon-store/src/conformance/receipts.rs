@@ -1,7 +1,7 @@
 //! Cases about delivery and read receipts.
 
 use super::Harness;
-use super::support::{all, person, send};
+use super::support::{all, person, send, send_numbered};
 use crate::{Acked, DeviceId, MailboxItem, MessageId, StoreError};
 
 /// Acking a message records its delivery: the first ack by each target device appends a
@@ -191,14 +191,7 @@ pub async fn acks_of_many_seqs_are_all_or_nothing(harness: &dyn Harness) {
     let alice = person(&*store, "alice", 1).await;
     let bob = person(&*store, "bob", 1).await;
     let (a, b) = (alice.devices[0].clone(), bob.devices[0].clone());
-    let mut ids = Vec::new();
-    for i in 0..4 {
-        ids.push(
-            send(&*store, &alice, 0, &bob, &format!("m{i}"))
-                .await
-                .message_id,
-        );
-    }
+    let ids = send_numbered(&*store, &alice, &bob, 4).await;
     for bad in [vec![3, 1, 5], vec![0, 2]] {
         let err = store.ack_many(b.clone(), bad.clone()).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");

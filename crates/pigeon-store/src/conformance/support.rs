@@ -96,6 +96,21 @@ pub(super) async fn send(
         .unwrap()
 }
 
+/// Sends `n` messages from `from.devices[0]` to `to`, with client ids `m0`, `m1`, …; returns
+/// their ids in order.
+pub(super) async fn send_numbered(
+    store: &dyn Store,
+    from: &Person,
+    to: &Person,
+    n: usize,
+) -> Vec<MessageId> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(send(store, from, 0, to, &format!("m{i}")).await.message_id);
+    }
+    ids
+}
+
 /// Everything unacked in a device's mailbox.
 pub(super) async fn all(store: &dyn Store, device: &DeviceId) -> Vec<MailboxEntry> {
     store.fetch(device.clone(), 0, 100_000).await.unwrap()
