@@ -51,6 +51,9 @@ const PAGE: usize = 100;
 const LIVE_PAGE: usize = 4;
 /// Below this many unclaimed one-time keys the device is told to upload more (`keys_low`).
 const KEYS_LOW: u64 = 10;
+/// Frames taken from the socket in one go when they are already there, before the session
+/// looks at its other work.
+const FRAMES_AT_ONCE: usize = 64;
 /// Sends of one session under way at once; past this the session reads no more frames until
 /// one finishes (the client's writes then wait in TCP).
 const MAX_SENDS_IN_FLIGHT: usize = 64;
@@ -81,7 +84,7 @@ struct Session {
     keys_used: bool,
     sends: Sends,
     /// Acks taken from the socket and not yet handed to the store, each with its delivery's
-    /// span: handed over together once no further frame is waiting.
+    /// span: handed over together once the frames already here are taken.
     acks: Vec<(u64, Context)>,
 }
 
@@ -173,17 +176,11 @@ impl Session {
         let store = state.store();
         let mut reading: Option<MailboxRead<'_>> = None;
         let mut read_again = false;
-        let (mut window, mut frames) = (Instant::now(), 0u32);
+        let mut rate = FrameRate::new();
         loop {
-            let reading_frames = self
-                .sends
-                .as_ref()
-                .is_none_or(|s| s.len() < MAX_SENDS_IN_FLIGHT);
+            let reading_frames = self.reading_frames();
             let due = self.next_timeout();
             let result = tokio::select! {
-                // In this order: a wake-up, a finished read or send, or a due timer comes
-                // before the next frame, so a client that keeps writing cannot hold them up.
-                biased;
                 () = inbox.woken() => {
                     // A newer session of this device took over (its registration woke us).
                     if !self.state.sessions().is_current(&self.device.device_id, id) {
@@ -217,39 +214,58 @@ impl Session {
                     self.check_timeouts();
                     Ok(())
                 }
-                incoming = socket.recv(), if reading_frames => match incoming {
-                    None => return End::Closed,
-                    Some(Err(err)) => return classify(&err),
-                    Some(Ok(WsMessage::Text(text))) => {
-                        if window.elapsed() >= Duration::from_secs(1) {
-                            (window, frames) = (Instant::now(), 0);
+                incoming = socket.recv(), if reading_frames => {
+                    let mut result = Box::pin(self.on_message(socket, incoming, &mut rate)).await;
+                    // The frames already here are taken now, so acks that came together go
+                    // to the store together (one commit, one task, one wake-up of each
+                    // sender). Bounded, so wake-ups and timers get their turn.
+                    for _ in 1..FRAMES_AT_ONCE {
+                        if result.is_err() || !self.reading_frames() {
+                            break;
                         }
-                        match Box::pin(self.on_frame(socket, &text)).await {
-                            Ok(Counted::Free) => Ok(()),
-                            Ok(Counted::Yes) => {
-                                frames += 1;
-                                if frames > MAX_FRAMES_PER_SECOND {
-                                    return End::Close(WS_CLOSE_POLICY, "too many frames");
-                                }
-                                Ok(())
-                            }
-                            Err(end) => Err(end),
-                        }
+                        let Some(incoming) = socket.recv().now_or_never() else {
+                            break;
+                        };
+                        result = Box::pin(self.on_message(socket, incoming, &mut rate)).await;
                     }
-                    Some(Ok(WsMessage::Binary(_))) => Err(End::Close(WS_CLOSE_BAD_FRAME, "frames are JSON text")),
-                    Some(Ok(WsMessage::Close(_))) => return End::Closed,
-                    Some(Ok(_)) => Ok(()),
-                },
-                // Last: only once no frame is waiting, so acks that came together go to the
-                // store together (one commit, one task, one wake-up of each sender).
-                () = std::future::ready(()), if !self.acks.is_empty() => {
                     self.record_acks();
-                    Ok(())
+                    result
                 }
             };
             if let Err(end) = result {
                 return end;
             }
+        }
+    }
+
+    /// Whether the session takes more frames: not while its sends under way are at the limit.
+    fn reading_frames(&self) -> bool {
+        self.sends
+            .as_ref()
+            .is_none_or(|s| s.len() < MAX_SENDS_IN_FLIGHT)
+    }
+
+    /// Handles what one read of the socket gave.
+    async fn on_message(
+        &mut self,
+        socket: &mut WebSocket,
+        incoming: Option<Result<WsMessage, axum::Error>>,
+        rate: &mut FrameRate,
+    ) -> Result<(), End> {
+        match incoming {
+            None | Some(Ok(WsMessage::Close(_))) => Err(End::Closed),
+            Some(Err(err)) => Err(classify(&err)),
+            Some(Ok(WsMessage::Text(text))) => {
+                match Box::pin(self.on_frame(socket, &text)).await? {
+                    Counted::Free => Ok(()),
+                    Counted::Yes if rate.allows_another() => Ok(()),
+                    Counted::Yes => Err(End::Close(WS_CLOSE_POLICY, "too many frames")),
+                }
+            }
+            Some(Ok(WsMessage::Binary(_))) => {
+                Err(End::Close(WS_CLOSE_BAD_FRAME, "frames are JSON text"))
+            }
+            Some(Ok(_)) => Ok(()),
         }
     }
 
@@ -593,6 +609,30 @@ impl Session {
             }
             finish(&self.state, flight, false);
         }
+    }
+}
+
+/// Frames counted against [`MAX_FRAMES_PER_SECOND`], per one-second window.
+struct FrameRate {
+    window: Instant,
+    frames: u32,
+}
+
+impl FrameRate {
+    fn new() -> Self {
+        Self {
+            window: Instant::now(),
+            frames: 0,
+        }
+    }
+
+    /// Counts a frame; false once the window holds more than the limit.
+    fn allows_another(&mut self) -> bool {
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            (self.window, self.frames) = (Instant::now(), 0);
+        }
+        self.frames += 1;
+        self.frames <= MAX_FRAMES_PER_SECOND
     }
 }
 
