@@ -12,6 +12,7 @@
 use deadpool_postgres::Transaction;
 use pigeon_store::{
     Acked, Delivery, DeviceId, MailboxItem, MailboxKind, MessageId, Receipts, StoreError, UserId,
+    check_assigned,
 };
 
 use crate::accounts::current_devices;
@@ -28,9 +29,7 @@ pub(crate) async fn ack(
     seqs: &[u64],
 ) -> Result<Vec<Acked>, Failure<StoreError>> {
     let (owner, last) = mailbox::owner_and_last_seq(tx, device).await?;
-    if seqs.iter().any(|&seq| seq == 0 || seq > last) {
-        return Err(StoreError::Invalid("seq was never assigned to this device").into());
-    }
+    check_assigned(seqs, last)?;
     let mut acked = Vec::with_capacity(seqs.len());
     for &seq in seqs {
         acked.push(match mailbox::take(tx, device, seq).await? {

@@ -10,7 +10,8 @@
 //! * `error`: [`StoreError`] (what the server maps to 404/409/403/400/500) and [`SendError`].
 //! * `store`: the [`Store`] trait, with the semantics every implementation must keep.
 //! * `targets`: [`SendRequest::check_targets`], which copies a send must have.
-//! * `mailbox_row`: [`MailboxRow`], a mailbox entry as the columns every SQL store keeps.
+//! * `mailbox_row`: [`MailboxRow`], a mailbox entry as the columns every SQL store keeps, and
+//!   [`check_assigned`], the seq rule every store's ack applies.
 //! * `sqlite`: [`SqliteStore`], one writer thread doing group commit plus a pool of read-only
 //!   connections.
 //! * `conformance` (feature `conformance`): the behaviour suite every implementation must pass,
@@ -72,7 +73,7 @@ mod types;
 pub mod conformance;
 
 pub use error::{SendError, StaleDevices, StoreError, UserDevices};
-pub use mailbox_row::{MailboxKind, MailboxRow};
+pub use mailbox_row::{MailboxKind, MailboxRow, check_assigned};
 pub use sqlite::{CommitStats, SqliteConfig, SqliteStore};
 pub use store::Store;
 pub use types::{

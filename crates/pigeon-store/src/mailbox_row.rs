@@ -151,6 +151,15 @@ impl MailboxRow {
     }
 }
 
+/// Refuses an ack naming a seq the device's mailbox never assigned (0, or beyond `last_seq`):
+/// checked for the whole list before an ack writes anything, so a bad seq acks nothing.
+pub fn check_assigned(seqs: &[u64], last_seq: u64) -> Result<(), StoreError> {
+    if seqs.iter().any(|&seq| seq == 0 || seq > last_seq) {
+        return Err(StoreError::Invalid("seq was never assigned to this device"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -12,7 +12,7 @@ use super::accounts::current_devices;
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
-use crate::mailbox_row::MailboxKind;
+use crate::mailbox_row::{MailboxKind, check_assigned};
 use crate::types::{Acked, Delivery, DeviceId, MailboxItem, MessageId, Receipts, UserId, now_ms};
 
 /// Acks `seqs` of the device's mailbox, in order, and records the delivery of each message
@@ -25,9 +25,7 @@ pub(super) fn ack(
     seqs: &[u64],
 ) -> Result<Vec<Acked>, StoreError> {
     let (owner, last) = mailbox::owner_and_last_seq(conn, device)?;
-    if seqs.iter().any(|&seq| seq == 0 || seq > last) {
-        return Err(StoreError::Invalid("seq was never assigned to this device"));
-    }
+    check_assigned(seqs, last)?;
     seqs.iter()
         .map(|&seq| match mailbox::take(conn, device, seq)? {
             None => Ok(Acked::Already),
