@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::Harness;
-use super::support::{all, person, send};
+use super::support::{all, person, send, seq_in};
 use crate::{DeviceId, MessageId, StoreError, Unacked};
 
 /// `fetch` pages by `after_seq` and `limit` in seq order; an acked entry disappears; acks are
@@ -144,14 +144,7 @@ pub async fn recent_unacked_lists_copies_still_owed(harness: &dyn Harness) {
         sent.push(send(&*store, &alice, 0, &bob, &format!("owed{i}")).await);
     }
     let mine: Vec<MessageId> = sent.iter().map(|s| s.message_id.clone()).collect();
-    let seq_of = |i: usize, device: &DeviceId| {
-        sent[i]
-            .seqs
-            .iter()
-            .find(|(d, _)| d == device)
-            .map(|(_, seq)| *seq)
-            .unwrap()
-    };
+    let seq_of = |i: usize, device: &DeviceId| seq_in(&sent[i], device);
     // Message 0: acked on d0 only. Message 1: acked on both. Message 2: acked nowhere.
     store.ack(d0.clone(), seq_of(0, &d0)).await.unwrap();
     store.ack(d0.clone(), seq_of(1, &d0)).await.unwrap();

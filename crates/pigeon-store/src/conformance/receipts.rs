@@ -1,7 +1,7 @@
 //! Cases about delivery and read receipts.
 
 use super::Harness;
-use super::support::{all, person, send, send_numbered};
+use super::support::{all, person, send, send_numbered, seq_in};
 use crate::{Acked, DeviceId, MailboxItem, MessageId, StoreError};
 
 /// Acking a message records its delivery: the first ack by each target device appends a
@@ -13,13 +13,7 @@ pub async fn delivery_receipts_reach_every_sender_device(harness: &dyn Harness) 
     let bob = person(&*store, "bob", 2).await;
     let sent = send(&*store, &alice, 0, &bob, "m1").await;
     let m = sent.message_id.clone();
-    let seq_of = |d: &DeviceId| {
-        sent.seqs
-            .iter()
-            .find(|(t, _)| t == d)
-            .map(|(_, s)| *s)
-            .unwrap()
-    };
+    let seq_of = |d: &DeviceId| seq_in(&sent, d);
     let before: Vec<usize> = {
         let mut v = Vec::new();
         for d in &alice.devices {

@@ -96,6 +96,15 @@ pub(super) async fn send(
         .unwrap()
 }
 
+/// The seq a send's copy got in `device`'s mailbox; panics when the send had no copy there.
+pub(super) fn seq_in(sent: &SendOutcome, device: &DeviceId) -> u64 {
+    sent.seqs
+        .iter()
+        .find(|(d, _)| d == device)
+        .map(|(_, seq)| *seq)
+        .unwrap()
+}
+
 /// Sends `n` messages from `from.devices[0]` to `to`, with client ids `m0`, `m1`, …; returns
 /// their ids in order.
 pub(super) async fn send_numbered(
