@@ -81,8 +81,9 @@ impl DeliveryRouter {
     /// in-process bus kept its notices in memory only; it takes the running router, which the
     /// notices need. The notices in flight when the process died are gone, and so are the
     /// sessions' ack timers: this routes those messages again — a wake if the device has
-    /// reconnected already, else a push — instead of leaving offline devices without one. A message pushed before the crash may be pushed once more
-    /// (a push names a message id, never content). Returns how many messages it announced.
+    /// reconnected already, else a push — instead of leaving offline devices without one. A
+    /// message pushed before the crash may be pushed once more (a push names a message id,
+    /// never content). Returns how many messages it announced.
     pub async fn reannounce_recent(&self, state: &DmState) -> usize {
         match state
             .store()
