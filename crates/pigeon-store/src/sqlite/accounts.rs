@@ -88,6 +88,10 @@ fn insert_device(conn: &Connection, user: &UserId, name: &str) -> Result<NewDevi
         now()
     ])
     .db()?;
+    conn.prepare_cached("INSERT INTO mailbox_seqs (device_id, last_seq) VALUES (?1, 0)")
+        .db()?
+        .execute([device_id.as_str()])
+        .db()?;
     Ok(NewDevice { device_id, token })
 }
 

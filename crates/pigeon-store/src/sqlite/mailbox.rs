@@ -1,6 +1,6 @@
 //! Per-device mailboxes: an append-only stream with a gapless per-device `seq`.
 //!
-//! The next seq is `devices.last_seq + 1`, bumped in the same (writer) transaction that inserts
+//! The next seq is `mailbox_seqs.last_seq + 1`, bumped in the same (writer) transaction that inserts
 //! the entry, so seqs are assigned without gaps or repeats even when many sends race, and a
 //! rolled-back request gives its seqs back. An acked entry is deleted: it is never returned
 //! again and its ciphertext does not linger on disk. Acks are per entry, not cumulative, so a
@@ -22,7 +22,7 @@ pub(super) fn append(
 ) -> Result<u64, StoreError> {
     let seq: i64 = conn
         .prepare_cached(
-            "UPDATE devices SET last_seq = last_seq + 1 WHERE device_id = ?1 RETURNING last_seq",
+            "UPDATE mailbox_seqs SET last_seq = last_seq + 1 WHERE device_id = ?1 RETURNING last_seq",
         )
         .db()?
         .query_row([device.as_str()], |r| r.get(0))
@@ -129,7 +129,8 @@ pub(super) fn owner_and_last_seq(
 ) -> Result<(UserId, u64), StoreError> {
     let (owner, last) = conn
         .prepare_cached(
-            "SELECT user_id, last_seq FROM devices WHERE device_id = ?1 AND removed_at IS NULL",
+            "SELECT d.user_id, s.last_seq FROM devices d JOIN mailbox_seqs s USING (device_id)
+             WHERE d.device_id = ?1 AND d.removed_at IS NULL",
         )
         .db()?
         .query_row([device.as_str()], |r| {
