@@ -360,7 +360,9 @@ async fn a_new_connection_of_a_device_replaces_the_old_one() {
 
 /// Each pre-key message a device receives used one of its one-time keys: when few are left,
 /// the live session says `keys_low` with the count, so the client uploads more; with plenty
-/// left, nothing is said.
+/// left, nothing is said. The keys are counted at most once a second: the pre-key messages
+/// here come within a second of the first count, so the warning comes from the count held
+/// back until the second is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_running_low_on_one_time_keys_is_told_while_connected() {
     let server = start(DmConfig::default()).await;

@@ -51,6 +51,11 @@ const PAGE: usize = 100;
 const LIVE_PAGE: usize = 4;
 /// Below this many unclaimed one-time keys the device is told to upload more (`keys_low`).
 const KEYS_LOW: u64 = 10;
+/// Least time between two counts of the device's one-time keys while pre-key messages keep
+/// coming. Until a peer hears back, every message it sends is a pre-key message, though only
+/// the first used up a key: counting after each one was ~5 % of the server's async CPU in
+/// `pigeon bench dm`, each count a hop to a blocking thread.
+const KEYS_COUNT_EVERY: Duration = Duration::from_secs(1);
 /// Frames taken from the socket in one go when they are already there, before the session
 /// looks at its other work.
 const FRAMES_AT_ONCE: usize = 64;
@@ -79,9 +84,11 @@ struct Session {
     hints: HashMap<u64, Context>,
     /// Entries the next mailbox read asks for: [`PAGE`] or [`LIVE_PAGE`].
     page: usize,
-    /// A pre-key message was delivered since the last key count: each one used up one of
+    /// A pre-key message was delivered since the last key count: it may have used up one of
     /// this device's one-time keys.
     keys_used: bool,
+    /// When the keys were last counted, if they were since `hello`.
+    keys_counted_at: Option<Instant>,
     sends: Sends,
     /// Acks taken from the socket and not yet handed to the store, each with its delivery's
     /// span: handed over together once the frames already here are taken.
@@ -116,6 +123,7 @@ pub(super) async fn run(mut socket: WebSocket, state: DmState, device: Device) {
         hints: HashMap::new(),
         page: PAGE,
         keys_used: false,
+        keys_counted_at: None,
         sends: None,
         acks: Vec::new(),
     };
@@ -179,7 +187,7 @@ impl Session {
         let mut rate = FrameRate::new();
         loop {
             let reading_frames = self.reading_frames();
-            let due = self.next_timeout();
+            let due = self.next_due(reading.is_none());
             let result = tokio::select! {
                 () = inbox.woken() => {
                     // A newer session of this device took over (its registration woke us).
@@ -209,10 +217,18 @@ impl Session {
                     }
                 }
                 answer = answered(&mut self.sends) => Box::pin(self.answer_sends(socket, answer)).await,
-                // Only while something waits for its ack: an idle session sets no timer.
+                // Only while a delivery waits for its ack or a key count is held back: an idle
+                // session sets no timer.
                 () = sleep_until_due(due) => {
                     self.check_timeouts();
-                    Ok(())
+                    // Never beside a read in flight (which ends with its own key check): that
+                    // read may hold a reader permit already handed to it, and a count waiting
+                    // for another permit while other sessions do the same would wait for ever.
+                    if reading.is_none() {
+                        Box::pin(self.check_keys(socket)).await
+                    } else {
+                        Ok(())
+                    }
                 }
                 incoming = socket.recv(), if reading_frames => {
                     let mut result = Box::pin(self.on_message(socket, incoming, &mut rate)).await;
@@ -339,11 +355,18 @@ impl Session {
 
     /// After pre-key messages (sessions other devices started with this one's one-time keys),
     /// `keys_low` when few keys are left, so the device uploads more before senders fall back
-    /// to its fallback key.
+    /// to its fallback key. At most once per [`KEYS_COUNT_EVERY`]: a count held back is made
+    /// when the interval is over (the session's timer is set for it).
     async fn check_keys(&mut self, socket: &mut WebSocket) -> Result<(), End> {
-        if !std::mem::take(&mut self.keys_used) {
+        if !self.keys_used
+            || self
+                .keys_count_due()
+                .is_some_and(|due| due > Instant::now())
+        {
             return Ok(());
         }
+        self.keys_used = false;
+        self.keys_counted_at = Some(Instant::now());
         let device = self.device.device_id.clone();
         match self.state.store().one_time_key_count(device).await {
             Ok(count) if count < KEYS_LOW => {
@@ -552,6 +575,20 @@ impl Session {
             },
         )
         .await
+    }
+
+    /// When the next count of keys may be made, after the last one.
+    fn keys_count_due(&self) -> Option<Instant> {
+        self.keys_counted_at.map(|at| at + KEYS_COUNT_EVERY)
+    }
+
+    /// When the session's timer has to fire: the first ack timeout, or a key count held back
+    /// (only while no read is in flight: the read ends with a key check of its own).
+    fn next_due(&self, idle_reader: bool) -> Option<Instant> {
+        let keys = (self.keys_used && idle_reader)
+            .then(|| self.keys_count_due())
+            .flatten();
+        self.next_timeout().into_iter().chain(keys).min()
     }
 
     /// When the oldest delivery still waiting for its ack times out.

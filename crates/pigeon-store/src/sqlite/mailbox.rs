@@ -51,13 +51,16 @@ pub(super) fn append(
     to_u64(seq)
 }
 
+/// Up to `limit` entries after `after_seq`. The device is looked up only when there are none:
+/// entries are appended only to current devices and deleted with the device (both in the
+/// writer), so entries found are a current device's. A live session's reads mostly find
+/// entries, and the lookup was ~6 % of the server's async CPU in `pigeon bench dm`.
 pub(super) fn fetch(
     conn: &Connection,
     device: &DeviceId,
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<MailboxEntry>, StoreError> {
-    owner_of(conn, device)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
@@ -84,6 +87,9 @@ pub(super) fn fetch(
     let mut out = Vec::new();
     for row in rows {
         out.push(row.db()?.into_entry()?);
+    }
+    if out.is_empty() {
+        owner_of(conn, device)?;
     }
     Ok(out)
 }
