@@ -1,8 +1,8 @@
 //! Per-device mailboxes: an append-only stream with a gapless per-device `seq`.
 //!
-//! The next seq is `mailbox_seqs.last_seq + 1`, bumped in the same (writer) transaction that inserts
-//! the entry, so seqs are assigned without gaps or repeats even when many sends race, and a
-//! rolled-back request gives its seqs back. An acked entry is deleted: it is never returned
+//! The next seq is `mailbox_seqs.last_seq + 1`, bumped in the same (writer) transaction that
+//! inserts the entry, so seqs are assigned without gaps or repeats even when many sends race,
+//! and a rolled-back request gives its seqs back. An acked entry is deleted: it is never returned
 //! again and its ciphertext does not linger on disk. Acks are per entry, not cumulative, so a
 //! device that acks 5 before 4 (4's live delivery timed out and went to push) does not lose 4.
 
