@@ -95,8 +95,9 @@ CREATE TABLE push_subscriptions (
     // 2: a message's trace context, for deliveries long after the send to link to it.
     "ALTER TABLE mailbox ADD COLUMN trace_context TEXT;",
     // 3: tables laid out so that the writes of one group commit share pages. WAL commits write
-    // every page they touch in full, so pages touched, not rows, set the writer's cost: 15 a
-    // commit under `pigeon bench dm --rate 3000`, 6 of them in the duplicate-send index alone.
+    // every page they touch in full, so pages touched, not rows, set the writer's cost: 27 a
+    // commit under `pigeon bench dm --rate 3000`, 12 of them in the duplicate-send index alone
+    // (11 in all after this).
     // - The duplicate-send key leads with `client_msg_id`: the client's ids are UUIDv7 (time
     //   first), so new keys land on the index's last page instead of one page per sender.
     // - `message_targets` is keyed by its primary key (WITHOUT ROWID): one b-tree, not a table
