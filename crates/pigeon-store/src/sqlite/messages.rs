@@ -8,11 +8,11 @@
 
 use rusqlite::{Connection, params};
 
-use super::accounts::{current_devices, owner_of};
+use super::accounts::{current_devices, ensure_user, owner_of};
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::{SendError, StoreError};
-use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, UserId, now_ms};
+use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, now_ms};
 
 pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, SendError> {
     if req.client_msg_id.is_empty() {
@@ -28,8 +28,11 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
     };
     // A user with a device exists: the users table is asked only when there is none.
     let recipient_devices = current_devices(conn, &req.recipient_user)?;
-    if recipient_devices.is_empty() && !user_exists(conn, &req.recipient_user)? {
-        return Err(SendError::UnknownRecipient);
+    if recipient_devices.is_empty() {
+        match ensure_user(conn, &req.recipient_user) {
+            Err(StoreError::NotFound(_)) => return Err(SendError::UnknownRecipient),
+            other => other?,
+        }
     }
     req.check_targets(
         &sender_user,
@@ -88,15 +91,6 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
         seqs,
         duplicate: false,
     })
-}
-
-fn user_exists(conn: &Connection, user: &UserId) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")
-        .db()?
-        .query_row([user.as_str()], |_| Ok(()))
-        .db_optional()?
-        .is_some())
 }
 
 /// The outcome of an earlier send with the same `(sender_device, client_msg_id)`, if any.
