@@ -22,7 +22,8 @@ pub(super) fn append(
 ) -> Result<u64, StoreError> {
     let seq: i64 = conn
         .prepare_cached(
-            "UPDATE mailbox_seqs SET last_seq = last_seq + 1 WHERE device_id = ?1 RETURNING last_seq",
+            "UPDATE mailbox_seqs SET last_seq = last_seq + 1
+             WHERE device_id = ?1 RETURNING last_seq",
         )
         .db()?
         .query_row([device.as_str()], |r| r.get(0))

@@ -292,7 +292,8 @@ mod tests {
         assert_eq!(message, (5, "m".to_string()));
         let target: (i64, i64) = conn
             .query_row(
-                "SELECT seq, delivered_at FROM message_targets WHERE msg_order = 5 AND device_id = 'e'",
+                "SELECT seq, delivered_at FROM message_targets
+                 WHERE msg_order = 5 AND device_id = 'e'",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
