@@ -118,6 +118,62 @@ fn spans_posted_over_otlp_show_in_the_journey_api_and_pigeon_trace() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("publish-message"));
 }
 
+/// The value of the first sample of `name` in Prometheus text whose labels contain `label`.
+fn sample(metrics: &str, name: &str, label: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{') && l.contains(label))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn metrics_count_the_stores_group_commits_and_the_requests_they_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let committed = r#"commit_outcome="committed""#;
+    let before = get(&server.addr, "/metrics").1;
+    let commits_before = sample(
+        &before,
+        "pigeon_store_commit_duration_seconds_count",
+        committed,
+    )
+    .unwrap_or(0.0);
+    for name in ["ada", "grace", "alan"] {
+        let body = format!(r#"{{"username":"{name}","device_name":"phone"}}"#);
+        let (status, body) = post(&server.addr, "/v1/accounts", &body);
+        assert_eq!(status, 201, "{body}");
+    }
+    let metrics = get(&server.addr, "/metrics").1;
+    let commits = sample(
+        &metrics,
+        "pigeon_store_commit_duration_seconds_count",
+        committed,
+    )
+    .unwrap_or_else(|| panic!("no commit duration in {metrics}"));
+    let requests = sample(&metrics, "pigeon_store_commit_requests_sum", committed)
+        .unwrap_or_else(|| panic!("no requests a commit in {metrics}"));
+    let seconds = sample(
+        &metrics,
+        "pigeon_store_commit_duration_seconds_sum",
+        committed,
+    )
+    .unwrap_or_else(|| panic!("no commit time in {metrics}"));
+    // Three registrations answered one after the other: each waited for its own commit.
+    assert!(
+        commits >= commits_before + 3.0,
+        "{commits} after {commits_before}"
+    );
+    assert!(
+        requests >= commits,
+        "every commit carried a request: {requests} < {commits}"
+    );
+    assert!(seconds > 0.0, "commits take time: {seconds}");
+    assert!(
+        metrics.contains(r#"db_system="sqlite""#),
+        "the store is named: {metrics}"
+    );
+}
+
 #[test]
 fn serves_health_readiness_and_metrics_then_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,7 +25,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::latency::Latencies;
-use super::server::{ServerProcess, cpu_time_of};
+use super::server::{CommitCounts, ServerProcess, cpu_time_of};
 
 /// Options of `pigeon bench dm`.
 #[derive(Debug, Args)]
@@ -79,6 +79,13 @@ struct Report {
     server_cpu_us_per_msg: f64,
     /// The same for the load generator (encrypt, send, decrypt, ack, on the same cores).
     client_cpu_us_per_msg: f64,
+    /// SQLite group commits while measuring (`null` with PostgreSQL).
+    commits: Option<u64>,
+    /// Write requests (sends, acks) a commit carried on average.
+    requests_per_commit: Option<f64>,
+    /// Commits whose WAL write and fsync alone took more than 5 ms: every send waiting on
+    /// one of them was delivered later than that.
+    commits_over_5ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -219,6 +226,8 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
     );
     let duration = Duration::from_secs(args.seconds.max(1));
     let cpu_before = cpu_times(servers)?;
+    // SQLite has one node (more need PostgreSQL, which has no such metrics).
+    let commits_before = servers[0].commits().await?;
     let started = Instant::now();
     *stop_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Some(started + duration);
     let mut send_tasks = JoinSet::new();
@@ -291,6 +300,11 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = cpu_times(servers)?;
+    let commits = servers[0]
+        .commits()
+        .await?
+        .zip(commits_before)
+        .map(|(after, before)| after.since(before));
     // Give the last deliveries and receipts a moment.
     tokio::time::sleep(Duration::from_secs(2)).await;
     tasks.abort_all();
@@ -317,6 +331,9 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
         spans_dropped,
         server_cpu_us_per_msg: per_message(cpu_after.0 - cpu_before.0, sent),
         client_cpu_us_per_msg: per_message(cpu_after.1 - cpu_before.1, sent),
+        commits: commits.map(CommitCounts::commits),
+        requests_per_commit: commits.map(CommitCounts::requests_per_commit),
+        commits_over_5ms: commits.map(CommitCounts::over_5ms),
     };
     eprintln!(
         "bench dm: {} nodes, {} pairs, {:.0} msgs/s, deliver p50 {:.2} ms p99 {:.2} ms, receipt p99 {:.2} ms, servers {:.0} MiB, {} spans dropped, CPU a message: servers {:.0} µs, load generator {:.0} µs",
@@ -331,6 +348,14 @@ async fn run_pairs(servers: &[ServerProcess], args: &DmBenchArgs) -> anyhow::Res
         report.server_cpu_us_per_msg,
         report.client_cpu_us_per_msg
     );
+    if let Some(c) = commits {
+        eprintln!(
+            "bench dm: {} SQLite commits, {:.1} write requests each, {} of them over 5 ms",
+            c.commits(),
+            c.requests_per_commit(),
+            c.over_5ms()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     }

@@ -82,17 +82,80 @@ impl ServerProcess {
         cpu_time_of(&self.child.id().to_string())
     }
 
-    /// Spans the server dropped (sum of `pigeon_spans_dropped_total`), from its `/metrics`.
-    pub(crate) async fn spans_dropped(&self) -> anyhow::Result<u64> {
-        let text = reqwest::get(format!("{}/metrics", self.base))
+    /// The server's `/metrics` text.
+    async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(format!("{}/metrics", self.base))
             .await?
             .text()
-            .await?;
-        Ok(text
-            .lines()
-            .filter(|l| l.starts_with("pigeon_spans_dropped_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
+            .await?)
+    }
+
+    /// Spans the server dropped (sum of `pigeon_spans_dropped_total`), from its `/metrics`.
+    pub(crate) async fn spans_dropped(&self) -> anyhow::Result<u64> {
+        Ok(sum_of(&self.metrics().await?, "pigeon_spans_dropped_total", "") as u64)
+    }
+
+    /// The SQLite store's group commits so far, from its `/metrics`; `None` when the server
+    /// has no such metrics (its store is PostgreSQL).
+    pub(crate) async fn commits(&self) -> anyhow::Result<Option<CommitCounts>> {
+        let text = self.metrics().await?;
+        if !text.contains("pigeon_store_commit_duration_seconds_count") {
+            return Ok(None);
+        }
+        let commits = sum_of(&text, "pigeon_store_commit_duration_seconds_count", "");
+        Ok(Some(CommitCounts {
+            commits,
+            requests: sum_of(&text, "pigeon_store_commit_requests_sum", ""),
+            within_5ms: sum_of(
+                &text,
+                "pigeon_store_commit_duration_seconds_bucket",
+                r#"le="0.005""#,
+            ),
+        }))
+    }
+}
+
+/// Sum of the samples of metric `name` (exactly, any labels) whose line contains `with`.
+fn sum_of(text: &str, name: &str, with: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+                && l.contains(with)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Counts of a server's group commits, read from its histograms.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CommitCounts {
+    commits: f64,
+    requests: f64,
+    within_5ms: f64,
+}
+
+impl CommitCounts {
+    /// What happened between `earlier` and `self`.
+    pub(crate) fn since(self, earlier: Self) -> Self {
+        Self {
+            commits: self.commits - earlier.commits,
+            requests: self.requests - earlier.requests,
+            within_5ms: self.within_5ms - earlier.within_5ms,
+        }
+    }
+
+    pub(crate) fn commits(self) -> u64 {
+        self.commits as u64
+    }
+
+    pub(crate) fn requests_per_commit(self) -> f64 {
+        self.requests / self.commits.max(1.0)
+    }
+
+    /// Commits whose `COMMIT` (WAL write and fsync) took longer than 5 ms.
+    pub(crate) fn over_5ms(self) -> u64 {
+        (self.commits - self.within_5ms) as u64
     }
 }
 

@@ -1,7 +1,8 @@
 //! The SQLite implementation: the embedded default, one file in the data dir.
 //!
 //! * `schema`: tables, ordered migrations, pragmas (WAL, `synchronous=FULL`).
-//! * `writer`: the one thread that owns the write connection and does group commit.
+//! * `writer`: the one thread that owns the write connection and does group commit;
+//!   `commit_metrics` its histograms (commit time, requests a commit).
 //! * `reader`: a bounded pool of read-only connections on blocking threads (small mailbox
 //!   fetches run on the caller's thread).
 //! * `accounts`, `keys`, `messages`, `mailbox`, `receipts`, `push`: the SQL of each concern,
@@ -11,6 +12,7 @@
 //! duplicate check of a send), goes through the writer; pure reads go to the pool.
 
 mod accounts;
+mod commit_metrics;
 mod keys;
 mod mailbox;
 mod messages;

@@ -24,10 +24,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::commit_metrics::CommitMetrics;
 use crate::error::StoreError;
 
 /// How many commits the writer made and how many requests they carried.
@@ -167,6 +169,7 @@ fn closed() -> StoreError {
 }
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, counters: &Counters) {
+    let metrics = CommitMetrics::new();
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
@@ -182,7 +185,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, coun
             }
         }
         if !batch.is_empty() {
-            commit_batch(&conn, &mut batch, counters);
+            commit_batch(&conn, &mut batch, counters, &metrics);
         }
         if closing.is_some() {
             break;
@@ -206,10 +209,21 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, coun
     }
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) {
-    let result = run_batch(conn, batch);
+fn commit_batch(
+    conn: &Connection,
+    batch: &mut Vec<Box<dyn Job>>,
+    counters: &Counters,
+    metrics: &CommitMetrics,
+) {
+    let ran = run_batch(conn, batch);
+    // The time to end the transaction: the COMMIT (WAL write and fsync), or the ROLLBACK.
+    let ending = Instant::now();
+    let result = ran.and_then(|()| exec(conn, "COMMIT"));
     if result.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+    }
+    metrics.record(batch.len(), ending.elapsed(), result.is_ok());
+    if result.is_err() {
         tracing::error!(requests = batch.len(), "a group commit failed");
     } else {
         counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -222,15 +236,18 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Cou
     }
 }
 
+/// Runs a statement of the writer's own through the statement cache: these run for every
+/// batch, and parsing them showed in profiles.
+fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(|_| ())
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Opens the batch's transaction and runs its requests; the caller commits.
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    // Cached statements: these run for every request, and parsing them showed in profiles.
-    let exec = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute([]))
-            .map(|_| ())
-            .map_err(|e| StoreError::Backend(e.to_string()))
-    };
-    exec("BEGIN IMMEDIATE")?;
+    exec(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         // Rows changed by completed statements; a statement that fails is undone by SQLite
         // itself and counts none.
@@ -241,7 +258,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreE
             ));
         }
     }
-    exec("COMMIT")
+    Ok(())
 }
 
 #[cfg(test)]
