@@ -8,7 +8,8 @@
 //!
 //! The cases: accounts and devices, token authentication, idempotent key upload, claims (once
 //! ever, then the fallback; concurrent claimers), send (one entry per device, retries and racing
-//! duplicates, stale device lists, unknown recipients, gapless seqs under concurrent sends),
+//! duplicates, stale device lists, device changes between sends, unknown recipients, gapless
+//! seqs under concurrent sends),
 //! mailbox paging and acks (with a randomised check that an acked entry never comes back), the
 //! recent messages still owed to devices (re-announced at start),
 //! delivery and read receipts (idempotent, monotonic, only for addressed devices), push
@@ -47,9 +48,10 @@ pub use receipts::{
     read_receipts_never_move_backwards,
 };
 pub use sending::{
-    concurrent_sends_keep_seqs_gapless, racing_duplicate_sends_store_once,
-    retried_send_returns_the_original, send_stores_one_entry_per_target_device,
-    stale_device_lists_are_refused, unknown_recipient_is_refused,
+    concurrent_sends_keep_seqs_gapless, device_changes_count_at_the_next_send,
+    racing_duplicate_sends_store_once, retried_send_returns_the_original,
+    send_stores_one_entry_per_target_device, stale_device_lists_are_refused,
+    unknown_recipient_is_refused,
 };
 
 /// How a store under test is made.
@@ -69,7 +71,7 @@ macro_rules! store_conformance_tests {
             claims_hand_out_each_key_once_then_the_fallback, concurrent_claims_never_share_a_key,
             send_stores_one_entry_per_target_device, retried_send_returns_the_original,
             racing_duplicate_sends_store_once, stale_device_lists_are_refused,
-            unknown_recipient_is_refused, concurrent_sends_keep_seqs_gapless,
+            device_changes_count_at_the_next_send, unknown_recipient_is_refused, concurrent_sends_keep_seqs_gapless,
             fetch_pages_and_ack_hides, acked_entries_never_return,
             recent_unacked_lists_copies_still_owed,
             delivery_receipts_reach_every_sender_device, read_receipts_never_move_backwards,

@@ -177,6 +177,49 @@ pub async fn stale_device_lists_are_refused(harness: &dyn Harness) {
     assert!(!out.duplicate);
 }
 
+/// Devices added or removed between accepted sends count at the very next send: for the
+/// recipient, for the sender's other devices, and for the sending device itself.
+pub async fn device_changes_count_at_the_next_send(harness: &dyn Harness) {
+    let store = harness.open().await;
+    let mut alice = person(&*store, "alice", 2).await;
+    let mut bob = person(&*store, "bob", 1).await;
+    send(&*store, &alice, 0, &bob, "before").await;
+    // Bob adds a device: the list that just worked is stale.
+    let tablet = store
+        .add_device(bob.user.clone(), "tablet".into())
+        .await
+        .unwrap();
+    let old = targets(&alice, 0, &bob);
+    assert!(matches!(
+        store.send(request(&alice, 0, &bob, "old-bob", &old)).await,
+        Err(SendError::StaleDevices(_))
+    ));
+    bob.devices.push(tablet.device_id);
+    let out = send(&*store, &alice, 0, &bob, "new-bob").await;
+    assert_eq!(out.seqs.len(), 3, "bob's two devices and alice's other one");
+    // Alice removes her other device: a copy for it is stale, and the device cannot send.
+    store
+        .remove_device(alice.user.clone(), alice.devices[1].clone())
+        .await
+        .unwrap();
+    let old = targets(&alice, 0, &bob);
+    assert!(matches!(
+        store
+            .send(request(&alice, 0, &bob, "old-alice", &old))
+            .await,
+        Err(SendError::StaleDevices(_))
+    ));
+    let gone = alice.devices.remove(1);
+    let t = targets(&alice, 0, &bob);
+    let mut from_gone = request(&alice, 0, &bob, "from-gone", &t);
+    from_gone.sender_device = gone;
+    assert!(matches!(
+        store.send(from_gone).await,
+        Err(SendError::UnknownSender)
+    ));
+    assert_eq!(send(&*store, &alice, 0, &bob, "after").await.seqs.len(), 2);
+}
+
 /// Sending to a user that does not exist, or from a device that does not, is a typed error.
 pub async fn unknown_recipient_is_refused(harness: &dyn Harness) {
     let store = harness.open().await;

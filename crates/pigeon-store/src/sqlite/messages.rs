@@ -8,26 +8,31 @@
 
 use rusqlite::{Connection, params};
 
-use super::accounts::{current_devices, ensure_user, owner_of};
+use super::accounts::ensure_user;
+use super::device_cache::DeviceCache;
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::{SendError, StoreError};
 use crate::types::{DeviceId, MailboxItem, MessageId, SendOutcome, SendRequest, now_ms};
 
-pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, SendError> {
+pub(super) fn send(
+    conn: &Connection,
+    devices: &mut DeviceCache,
+    req: &SendRequest,
+) -> Result<SendOutcome, SendError> {
     if req.client_msg_id.is_empty() {
         return Err(SendError::Invalid("empty client_msg_id"));
     }
     if let Some(original) = find_original(conn, req)? {
         return Ok(original);
     }
-    let sender_user = match owner_of(conn, &req.sender_device) {
+    let sender_user = match devices.owner_of(conn, &req.sender_device) {
         Ok(user) => user,
         Err(StoreError::NotFound(_)) => return Err(SendError::UnknownSender),
         Err(e) => return Err(e.into()),
     };
     // A user with a device exists: the users table is asked only when there is none.
-    let recipient_devices = current_devices(conn, &req.recipient_user)?;
+    let recipient_devices = devices.current_devices(conn, &req.recipient_user)?;
     if recipient_devices.is_empty() {
         match ensure_user(conn, &req.recipient_user) {
             Err(StoreError::NotFound(_)) => return Err(SendError::UnknownRecipient),
@@ -37,7 +42,7 @@ pub(super) fn send(conn: &Connection, req: &SendRequest) -> Result<SendOutcome, 
     req.check_targets(
         &sender_user,
         recipient_devices,
-        current_devices(conn, &sender_user)?,
+        devices.current_devices(conn, &sender_user)?,
     )?;
 
     let message_id = MessageId::generate();

@@ -2,7 +2,8 @@
 //!
 //! * `schema`: tables, ordered migrations, pragmas (WAL, `synchronous=FULL`).
 //! * `writer`: the one thread that owns the write connection and does group commit;
-//!   `commit_metrics` its histograms (commit time, requests a commit).
+//!   `commit_metrics` its histograms (commit time, requests a commit); `device_cache` its
+//!   memory of device owners and device lists, which every send asks for.
 //! * `reader`: a bounded pool of read-only connections on blocking threads (small mailbox
 //!   fetches run on the caller's thread).
 //! * `accounts`, `keys`, `messages`, `mailbox`, `receipts`, `push`: the SQL of each concern,
@@ -13,6 +14,7 @@
 
 mod accounts;
 mod commit_metrics;
+mod device_cache;
 mod keys;
 mod mailbox;
 mod messages;
@@ -31,6 +33,7 @@ use rusqlite::Connection;
 
 pub use writer::CommitStats;
 
+use self::device_cache::DeviceCache;
 use self::reader::Readers;
 use self::writer::Writer;
 use crate::error::{SendError, StoreError};
@@ -120,7 +123,7 @@ impl SqliteStore {
 
     fn write<F, T, E>(&self, op: F) -> BoxFuture<'_, Result<T, E>>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Connection, &mut DeviceCache) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -142,7 +145,7 @@ impl Store for SqliteStore {
         username: String,
         device_name: String,
     ) -> BoxFuture<'_, Result<NewAccount, StoreError>> {
-        self.write(move |c| accounts::create_user(c, &username, &device_name))
+        self.write(move |c, _| accounts::create_user(c, &username, &device_name))
     }
 
     fn user_by_name(&self, username: String) -> BoxFuture<'_, Result<Option<UserId>, StoreError>> {
@@ -154,7 +157,10 @@ impl Store for SqliteStore {
         user: UserId,
         name: String,
     ) -> BoxFuture<'_, Result<NewDevice, StoreError>> {
-        self.write(move |c| accounts::add_device(c, &user, &name))
+        self.write(move |c, devices| {
+            devices.forget_user(&user);
+            accounts::add_device(c, &user, &name)
+        })
     }
 
     fn remove_device(
@@ -162,7 +168,10 @@ impl Store for SqliteStore {
         user: UserId,
         device: DeviceId,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.write(move |c| accounts::remove_device(c, &user, &device))
+        self.write(move |c, devices| {
+            devices.forget_user(&user);
+            accounts::remove_device(c, &user, &device)
+        })
     }
 
     fn devices(&self, user: UserId) -> BoxFuture<'_, Result<Vec<DeviceInfo>, StoreError>> {
@@ -183,7 +192,7 @@ impl Store for SqliteStore {
         device: DeviceId,
         upload: KeyUpload,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.write(move |c| keys::upload(c, &device, &upload))
+        self.write(move |c, _| keys::upload(c, &device, &upload))
     }
 
     fn identity_keys(&self, device: DeviceId) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
@@ -195,11 +204,11 @@ impl Store for SqliteStore {
     }
 
     fn claim_key(&self, device: DeviceId) -> BoxFuture<'_, Result<Option<ClaimedKey>, StoreError>> {
-        self.write(move |c| keys::claim(c, &device))
+        self.write(move |c, _| keys::claim(c, &device))
     }
 
     fn send(&self, request: SendRequest) -> BoxFuture<'_, Result<SendOutcome, SendError>> {
-        self.write(move |c| messages::send(c, &request))
+        self.write(move |c, devices| messages::send(c, devices, &request))
     }
 
     fn fetch(
@@ -222,7 +231,7 @@ impl Store for SqliteStore {
         device: DeviceId,
         seqs: Vec<u64>,
     ) -> BoxFuture<'_, Result<Vec<Acked>, StoreError>> {
-        self.write(move |c| receipts::ack(c, &device, &seqs))
+        self.write(move |c, devices| receipts::ack(c, devices, &device, &seqs))
     }
 
     fn pending_count(&self, device: DeviceId) -> BoxFuture<'_, Result<u64, StoreError>> {
@@ -243,7 +252,7 @@ impl Store for SqliteStore {
         sender: UserId,
         up_to: MessageId,
     ) -> BoxFuture<'_, Result<Option<Receipts>, StoreError>> {
-        self.write(move |c| receipts::record_read(c, &reader, &sender, &up_to))
+        self.write(move |c, devices| receipts::record_read(c, devices, &reader, &sender, &up_to))
     }
 
     fn set_push_subscription(
@@ -251,7 +260,7 @@ impl Store for SqliteStore {
         device: DeviceId,
         subscription: String,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.write(move |c| push::set(c, &device, &subscription))
+        self.write(move |c, _| push::set(c, &device, &subscription))
     }
 
     fn delete_push_subscription(
@@ -259,7 +268,7 @@ impl Store for SqliteStore {
         device: DeviceId,
         only_if: Option<String>,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.write(move |c| push::delete(c, &device, only_if.as_deref()))
+        self.write(move |c, _| push::delete(c, &device, only_if.as_deref()))
     }
 
     fn push_subscription(

@@ -8,7 +8,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::accounts::current_devices;
+use super::device_cache::DeviceCache;
 use super::mailbox;
 use super::sql::{Db, DbOptional, to_i64, to_u64};
 use crate::error::StoreError;
@@ -21,6 +21,7 @@ use crate::types::{Acked, Delivery, DeviceId, MailboxItem, MessageId, Receipts, 
 /// a write would roll back the writer's whole group commit).
 pub(super) fn ack(
     conn: &Connection,
+    devices: &mut DeviceCache,
     device: &DeviceId,
     seqs: &[u64],
 ) -> Result<Vec<Acked>, StoreError> {
@@ -30,7 +31,7 @@ pub(super) fn ack(
         .map(|&seq| match mailbox::take(conn, device, seq)? {
             None => Ok(Acked::Already),
             Some((MailboxKind::Message, message)) => {
-                record_delivery(conn, device, &owner, &message).map(Acked::Message)
+                record_delivery(conn, devices, device, &owner, &message).map(Acked::Message)
             }
             Some(_) => Ok(Acked::Receipt),
         })
@@ -41,6 +42,7 @@ pub(super) fn ack(
 /// receipt to every current device of the sender.
 fn record_delivery(
     conn: &Connection,
+    devices: &mut DeviceCache,
     device: &DeviceId,
     by_user: &UserId,
     message: &MessageId,
@@ -85,12 +87,13 @@ fn record_delivery(
         by_device: device.clone(),
         at_ms,
     };
-    delivery.receipts = fan_out(conn, &delivery.sender_user, &item)?;
+    delivery.receipts = fan_out(conn, devices, &delivery.sender_user, &item)?;
     Ok(delivery)
 }
 
 pub(super) fn record_read(
     conn: &Connection,
+    devices: &mut DeviceCache,
     reader: &UserId,
     sender: &UserId,
     up_to: &MessageId,
@@ -140,13 +143,19 @@ pub(super) fn record_read(
         up_to_message_id: up_to.clone(),
         at_ms,
     };
-    fan_out(conn, sender, &item).map(Some)
+    fan_out(conn, devices, sender, &item).map(Some)
 }
 
 /// Appends `item` to every current device of `user`; returns each device with the item's seq
 /// there.
-fn fan_out(conn: &Connection, user: &UserId, item: &MailboxItem) -> Result<Receipts, StoreError> {
-    current_devices(conn, user)?
+fn fan_out(
+    conn: &Connection,
+    devices: &mut DeviceCache,
+    user: &UserId,
+    item: &MailboxItem,
+) -> Result<Receipts, StoreError> {
+    devices
+        .current_devices(conn, user)?
         .into_iter()
         .map(|target| Ok((target.clone(), mailbox::append(conn, &target, item)?)))
         .collect()

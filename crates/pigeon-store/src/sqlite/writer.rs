@@ -18,7 +18,8 @@
 //!
 //! The channel is bounded: when it is full, callers wait (backpressure on the senders rather
 //! than memory growth). Serialising writes here is also what makes key claims, duplicate
-//! detection and per-device seq allocation atomic without retries.
+//! detection and per-device seq allocation atomic without retries, and what lets this thread
+//! remember devices and their owners ([`DeviceCache`]): every change to them passes here.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::commit_metrics::CommitMetrics;
+use super::device_cache::DeviceCache;
 use crate::error::StoreError;
 
 /// How many commits the writer made and how many requests they carried.
@@ -61,7 +63,7 @@ struct Counters {
 /// A queued write: runs inside the batch transaction, answers after the commit.
 trait Job: Send {
     /// Runs the operation; `true` if it succeeded.
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, conn: &Connection, devices: &mut DeviceCache) -> bool;
     /// Sends the answer; `commit` is the batch's fate.
     fn answer(self: Box<Self>, commit: &Result<(), StoreError>);
 }
@@ -74,16 +76,16 @@ struct Op<F, T, E> {
 
 impl<F, T, E> Job for Op<F, T, E>
 where
-    F: FnOnce(&Connection) -> Result<T, E> + Send,
+    F: FnOnce(&Connection, &mut DeviceCache) -> Result<T, E> + Send,
     T: Send,
     E: From<StoreError> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, conn: &Connection, devices: &mut DeviceCache) -> bool {
         let Some(op) = self.op.take() else {
             return false;
         };
         // A bug in one operation must not take the writer (and every later write) down.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| op(conn)))
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| op(conn, devices)))
             .unwrap_or_else(|_| Err(E::from(StoreError::Backend("write panicked".into()))));
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
@@ -129,10 +131,11 @@ impl Writer {
         Ok(Self { tx, counters })
     }
 
-    /// Runs `op` in the next batch; resolves after its commit.
+    /// Runs `op` in the next batch, with the writer's [`DeviceCache`]; resolves after its
+    /// commit.
     pub(super) async fn write<F, T, E>(&self, op: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Connection, &mut DeviceCache) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -170,6 +173,7 @@ fn closed() -> StoreError {
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, counters: &Counters) {
     let metrics = CommitMetrics::new();
+    let mut devices = DeviceCache::default();
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
@@ -185,7 +189,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, coun
             }
         }
         if !batch.is_empty() {
-            commit_batch(&conn, &mut batch, counters, &metrics);
+            commit_batch(&conn, &mut devices, &mut batch, counters, &metrics);
         }
         if closing.is_some() {
             break;
@@ -211,16 +215,19 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, coun
 
 fn commit_batch(
     conn: &Connection,
+    devices: &mut DeviceCache,
     batch: &mut Vec<Box<dyn Job>>,
     counters: &Counters,
     metrics: &CommitMetrics,
 ) {
-    let ran = run_batch(conn, batch);
+    let ran = run_batch(conn, devices, batch);
     // The time to end the transaction: the COMMIT (WAL write and fsync), or the ROLLBACK.
     let ending = Instant::now();
     let result = ran.and_then(|()| exec(conn, "COMMIT"));
     if result.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+        // Its requests may have read devices that the rollback took away.
+        devices.clear();
     }
     metrics.record(batch.len(), ending.elapsed(), result.is_ok());
     if result.is_err() {
@@ -246,13 +253,17 @@ fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 }
 
 /// Opens the batch's transaction and runs its requests; the caller commits.
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+fn run_batch(
+    conn: &Connection,
+    devices: &mut DeviceCache,
+    batch: &mut [Box<dyn Job>],
+) -> Result<(), StoreError> {
     exec(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         // Rows changed by completed statements; a statement that fails is undone by SQLite
         // itself and counts none.
         let before = conn.total_changes();
-        if !job.run(conn) && conn.total_changes() != before {
+        if !job.run(conn, devices) && conn.total_changes() != before {
             return Err(StoreError::Backend(
                 "a write failed after changing rows; its whole group commit was rolled back".into(),
             ));
@@ -268,6 +279,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::sqlite::{accounts, schema};
+    use crate::types::UserId;
 
     fn rows(path: &std::path::Path) -> Vec<i64> {
         let conn = Connection::open(path).unwrap();
@@ -278,12 +291,23 @@ mod tests {
             .collect()
     }
 
-    fn insert(v: i64) -> impl FnOnce(&Connection) -> Result<(), StoreError> + Send {
-        move |conn| {
+    fn insert(
+        v: i64,
+    ) -> impl FnOnce(&Connection, &mut DeviceCache) -> Result<(), StoreError> + Send {
+        move |conn, _| {
             conn.execute("INSERT INTO t (v) VALUES (?1)", [v])
                 .map(|_| ())
                 .map_err(|e| StoreError::Backend(e.to_string()))
         }
+    }
+
+    /// Keeps the writer busy for a while, so the requests sent meanwhile share its next batch.
+    async fn busy(w: Arc<Writer>) -> Result<(), StoreError> {
+        w.write(|_: &Connection, _: &mut DeviceCache| {
+            std::thread::sleep(Duration::from_millis(200));
+            Ok::<_, StoreError>(())
+        })
+        .await
     }
 
     /// Requests queued while the writer is busy share its next batch.
@@ -296,13 +320,6 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
             .unwrap();
         let writer = Arc::new(Writer::start(conn, 64, 64).unwrap());
-        let busy = |w: Arc<Writer>| async move {
-            w.write(|_: &Connection| {
-                std::thread::sleep(Duration::from_millis(200));
-                Ok::<_, StoreError>(())
-            })
-            .await
-        };
 
         // Refused before writing (a duplicate key): the others of its batch commit.
         let blocker = tokio::spawn(busy(writer.clone()));
@@ -321,8 +338,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let (c, broken, d) = tokio::join!(
             writer.write(insert(3)),
-            writer.write(|conn: &Connection| {
-                insert(4)(conn)?;
+            writer.write(|conn: &Connection, devices: &mut DeviceCache| {
+                insert(4)(conn, devices)?;
                 Err::<(), _>(StoreError::Invalid("refused after writing"))
             }),
             writer.write(insert(5)),
@@ -336,5 +353,49 @@ mod tests {
         writer.write(insert(6)).await.unwrap();
         assert_eq!(rows(&path), vec![1, 2, 6]);
         writer.close().await;
+    }
+
+    /// A device read into the cache by a batch that rolls back is forgotten with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rolled_back_batch_leaves_nothing_in_the_device_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("d.db")).unwrap();
+        schema::configure_writer(&conn).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let ann = accounts::create_user(&conn, "ann", "phone")
+            .unwrap()
+            .user_id;
+        let writer = Arc::new(Writer::start(conn, 64, 64).unwrap());
+        let current = |user: UserId| {
+            move |conn: &Connection, devices: &mut DeviceCache| devices.current_devices(conn, &user)
+        };
+        assert_eq!(writer.write(current(ann.clone())).await.unwrap().len(), 1);
+
+        let blocker = tokio::spawn(busy(writer.clone()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let a = ann.clone();
+        let (added, broken) = tokio::join!(
+            writer.write(move |conn: &Connection, devices: &mut DeviceCache| {
+                devices.forget_user(&a);
+                accounts::add_device(conn, &a, "tablet")?;
+                devices.current_devices(conn, &a)
+            }),
+            writer.write(|conn: &Connection, devices: &mut DeviceCache| {
+                register_then_fail(conn, devices)
+            }),
+        );
+        blocker.await.unwrap().unwrap();
+        assert!(added.is_err() && broken.is_err(), "{added:?} {broken:?}");
+        assert_eq!(
+            writer.write(current(ann)).await.unwrap().len(),
+            1,
+            "the tablet was rolled back"
+        );
+        writer.close().await;
+    }
+
+    fn register_then_fail(conn: &Connection, _: &mut DeviceCache) -> Result<(), StoreError> {
+        accounts::create_user(conn, "bob", "phone")?;
+        Err(StoreError::Invalid("refused after writing"))
     }
 }
