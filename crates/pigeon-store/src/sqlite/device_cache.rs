@@ -64,7 +64,8 @@ impl DeviceCache {
         Ok(devices)
     }
 
-    /// Forgets what is known of `user`: call when the user's devices change.
+    /// Forgets what is known of `user`: call when the user's devices change. Scans every
+    /// cached owner, which is fine for something as rare as adding or removing a device.
     pub(super) fn forget_user(&mut self, user: &UserId) {
         self.devices.remove(user);
         self.owners.retain(|_, owner| owner != user);
