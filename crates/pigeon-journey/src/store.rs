@@ -174,7 +174,7 @@ impl JourneyStore {
     /// Queues a batch (never blocks; overflow is dropped and counted). Spans become visible
     /// to queries after the next drain.
     pub fn ingest(&self, batch: Vec<SpanRecord>) -> usize {
-        self.inner.queue.push(batch)
+        self.ingestor().ingest(batch)
     }
 
     /// Spans dropped because the ingest queue was full.
@@ -198,27 +198,26 @@ impl JourneyStore {
         let mut first_err = None;
         let mut total = 0;
         for shard in 0..self.inner.queue.shard_count() {
-            let batch = self.inner.queue.take_shard(shard);
-            if batch.is_empty() {
-                continue;
-            }
-            if let Some(p) = persist.as_mut() {
-                // Drains are serialised by `persist`, so nobody else assigns indices now.
-                let base = self.read().arena.next();
-                for (k, rec) in batch.iter().enumerate() {
-                    if let Err(e) = p.append(rec, base + k as u64) {
-                        first_err.get_or_insert(e);
-                        break;
+            for batch in self.inner.queue.take_shard(shard).into_batches() {
+                if let Some(p) = persist.as_mut() {
+                    // Drains are serialised by `persist`, so nobody else assigns indices now.
+                    let base = self.read().arena.next();
+                    for (k, rec) in batch.iter().enumerate() {
+                        if let Err(e) = p.append(rec, base + k as u64) {
+                            first_err.get_or_insert(e);
+                            break;
+                        }
                     }
                 }
+                let mut st = self.write();
+                for rec in &batch {
+                    st.insert(rec);
+                }
+                drop(st);
+                total += batch.len();
+                // Its spans are freed outside the lock; the vector goes back to the producers.
+                self.inner.queue.recycle(batch);
             }
-            let mut st = self.write();
-            for rec in &batch {
-                st.insert(rec);
-            }
-            drop(st);
-            total += batch.len();
-            drop(batch); // freed outside the lock
         }
         let first_live = {
             let mut st = self.write();

@@ -5,7 +5,7 @@
 //! when the store's queue is full, the store drops and counts, and the application never waits.
 
 use std::borrow::Cow;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -40,6 +40,9 @@ const COMMON_KEYS: &[&str] = &[
 pub struct JourneyConsumer {
     ingestor: Ingestor,
     resource: RwLock<ResourceParts>,
+    /// The batch being converted: filled and handed over whole at every `consume`, and given
+    /// back empty by the store's queue, so no batch vector is made per batch.
+    batch: Mutex<Vec<SpanRecord>>,
 }
 
 #[derive(Default)]
@@ -57,6 +60,7 @@ impl JourneyConsumer {
                 service: "unknown_service".into(),
                 attributes: Vec::new(),
             }),
+            batch: Mutex::new(Vec::new()),
         }
     }
 }
@@ -73,12 +77,14 @@ impl SpanConsumer for JourneyConsumer {
             .resource
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let records = batch
-            .iter()
-            .map(|span| to_record(span, &resource))
-            .collect();
+        // Only the sink's drain thread consumes: the lock is never contended.
+        let mut records = self
+            .batch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        records.extend(batch.iter().map(|span| to_record(span, &resource)));
         drop(resource);
-        self.ingestor.ingest(records);
+        self.ingestor.ingest_from(&mut records);
     }
 
     fn set_resource(&self, resource: &Resource) {
