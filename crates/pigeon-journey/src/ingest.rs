@@ -104,8 +104,8 @@ impl IngestQueue {
         })
     }
 
-    /// Enqueues what fits of `batch` and leaves it empty, holding a kept vector to fill again
-    /// when there is one; returns how many spans were accepted.
+    /// Enqueues what fits of `batch` and leaves it empty (without room when it was handed
+    /// over whole); returns how many spans were accepted.
     pub(crate) fn push(&self, batch: &mut Vec<SpanRecord>) -> usize {
         let total = batch.len();
         if total == 0 {
@@ -113,7 +113,6 @@ impl IngestQueue {
         }
         let home = self.home_shard();
         let n = self.shards.len();
-        let mut handed_over = false;
         // Two rounds: a shard that was busy in the first (another producer or the drainer
         // mid-swap, a few hundred nanoseconds) is usually free in the second.
         'rounds: for round in 0..2 {
@@ -131,7 +130,6 @@ impl IngestQueue {
                 if batch.len() <= room {
                     // The common case: the whole vector is handed over, nothing is copied.
                     q.add(std::mem::take(batch));
-                    handed_over = true;
                     break 'rounds;
                 }
                 // Only part fits: the head goes here, the rest on to the next shard.
@@ -147,9 +145,6 @@ impl IngestQueue {
         }
         let dropped = batch.len();
         batch.clear();
-        if handed_over && let Some(spare) = self.lock_spares().pop() {
-            *batch = spare;
-        }
         if dropped > 0 {
             let before = self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
             if before == 0 {
@@ -161,6 +156,18 @@ impl IngestQueue {
         }
         let accepted = total - dropped;
         self.accepted.fetch_add(accepted as u64, Ordering::Relaxed);
+        accepted
+    }
+
+    /// [`IngestQueue::push`], then, when `batch` was handed over, a kept vector in its place
+    /// to fill again.
+    pub(crate) fn push_and_refill(&self, batch: &mut Vec<SpanRecord>) -> usize {
+        let accepted = self.push(batch);
+        if batch.capacity() == 0
+            && let Some(spare) = self.lock_spares().pop()
+        {
+            *batch = spare;
+        }
         accepted
     }
 
@@ -229,7 +236,7 @@ impl Ingestor {
     /// holding a vector the store has finished with when there is one: a producer that fills
     /// the same `batch` again and again makes no batch vectors once the queue's go round.
     pub fn ingest_from(&self, batch: &mut Vec<SpanRecord>) -> usize {
-        self.queue.push(batch)
+        self.queue.push_and_refill(batch)
     }
 
     /// Queues one span; false if it was dropped.
@@ -303,7 +310,7 @@ mod tests {
             q.recycle(batch);
         }
         buffer.extend(spans(5));
-        assert_eq!(q.push(&mut buffer), 5);
+        assert_eq!(q.push_and_refill(&mut buffer), 5);
         assert!(buffer.is_empty());
         assert!(buffer.capacity() >= 3, "a kept vector came back to fill");
     }
