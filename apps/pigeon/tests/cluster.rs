@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Three `pigeon serve` nodes on one NATS JetStream (127.0.0.1:4222) and one PostgreSQL
-//! (127.0.0.1:5432, database `test`): a delivery crosses nodes with one trace, a node killed
-//! with `kill -9` loses nothing, and a NATS restart loses nothing the API accepted.
+//! (127.0.0.1:5432, database `test`): a delivery crosses nodes and its receipt comes back, in
+//! one trace; a node killed with `kill -9` loses nothing, and a NATS restart loses nothing the
+//! API accepted.
 //!
 //! Each test has its own cluster name (topics, streams, KV buckets) and PostgreSQL schema. A
 //! missing service skips the test, or fails it with `CI=true`. The NATS restart test holds an
@@ -216,12 +217,21 @@ async fn a_delivery_crosses_nodes_in_one_trace_and_its_receipt_comes_back() {
             name == "messaging.check_ws_connection"
                 && attr(attrs, "websocket.server").and_then(|v| v.as_str()) == Some("node-2")
         });
-        if let (Some((t1, _, _)), Some((t2, _, _))) = (persist, check) {
+        // And the receipt's way back: node 1's session delivered it to Alice in that trace.
+        let back = on1.iter().find(|(_, name, attrs)| {
+            name == "messaging.deliver_websocket"
+                && attr(attrs, "mailbox.kind").and_then(|v| v.as_str()) == Some("delivery_receipt")
+        });
+        if let (Some((t1, _, _)), Some((t2, _, _)), Some((t3, _, _))) = (persist, check, back) {
             assert_eq!(t1, t2, "node 2's spans continue node 1's trace");
             assert!(
                 on2.iter()
                     .any(|(t, name, _)| t == t2 && name == "messaging.deliver_websocket"),
                 "node 2 delivered over its WebSocket: {on2:?}"
+            );
+            assert_eq!(
+                t1, t3,
+                "the receipt came back to node 1 in the message's trace"
             );
             break;
         }

@@ -2,7 +2,8 @@
 //! `traceparent`, and `messaging.persist` (with the seed's attributes) is its child. A delivery
 //! long after the send (here: the recipient connects later) starts a trace of its own, linked
 //! to `messaging.persist`, so no trace stays open for hours and the journey still joins. A
-//! send over the socket continues the `traceparent` of its frame.
+//! send over the socket continues the `traceparent` of its frame, and with both devices
+//! connected the delivery receipt's way back to the sender stays in the message's trace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -212,4 +213,101 @@ async fn a_send_continues_the_clients_trace() {
             .any(|kv| kv.key.as_str() == "message.id"
                 && kv.value.to_string() == sent["result"]["message_id"].as_str().unwrap())
     );
+
+    // Both connected: the receipt comes back to alice live, and its delivery stays in the
+    // message's trace, under the `.notify` of bob's `messaging.delivery_receipt`.
+    let url = format!("{}?access_token={}", server.ws, bob.token);
+    let (mut bob_socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let seq = next_of_type(&mut bob_socket, "deliver").await["entry"]["seq"]
+        .as_u64()
+        .unwrap();
+    send_frame(&mut bob_socket, json!({"type": "ack", "seq": seq})).await;
+    // Its receipt first: a session woken for it could read the next receipt too, before that
+    // one's trace context reached it (it would then go out in a trace of its own).
+    let first_id = sent["result"]["message_id"].as_str().unwrap();
+    next_receipt(&mut socket, first_id).await;
+    let client_span = provider.tracer("client").start("messaging.send");
+    let cx = opentelemetry::Context::current_with_span(client_span);
+    let sc = cx.span().span_context().clone();
+    send_frame(&mut socket, json!({"type": "send", "id": 2, "traceparent": format!("00-{}-{}-01", sc.trace_id(), sc.span_id()),
+        "message": {"client_msg_id": "live", "recipient": bob.user_id, "ciphertexts": [
+            {"device": {"user_id": bob.user_id, "device_id": bob.device_id}, "message_type": "normal", "body": "AAAA"}]}})).await;
+    let message_id = loop {
+        let sent = next_of_type(&mut socket, "sent").await;
+        if sent["id"] == 2 {
+            break sent["result"]["message_id"].as_str().unwrap().to_owned();
+        }
+    };
+    let delivered = next_of_type(&mut bob_socket, "deliver").await;
+    assert_eq!(delivered["entry"]["message_id"], message_id.as_str());
+    let seq = delivered["entry"]["seq"].as_u64().unwrap();
+    send_frame(&mut bob_socket, json!({"type": "ack", "seq": seq})).await;
+    let receipt_frame = next_receipt(&mut socket, &message_id).await;
+    let traceparent = receipt_frame["traceparent"].as_str().unwrap();
+    assert!(
+        traceparent.contains(&sc.trace_id().to_string()),
+        "{traceparent}: the receipt's delivery continues the message's trace"
+    );
+    let in_trace = |name: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            provider.force_flush().unwrap();
+            let found = exporter
+                .get_finished_spans()
+                .unwrap()
+                .into_iter()
+                .find(|s| {
+                    s.name == name
+                        && s.span_context.trace_id() == sc.trace_id()
+                        && s.attributes.iter().all(|kv| {
+                            kv.key.as_str() != "mailbox.kind"
+                                || kv.value.to_string() == "delivery_receipt"
+                        })
+                });
+            if let Some(span) = found {
+                return span;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {name} in 10 s");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let receipt = in_trace("messaging.delivery_receipt");
+    let notify = in_trace("messaging.delivery_receipt.notify");
+    assert_eq!(notify.parent_span_id, receipt.span_context.span_id());
+    assert!(notify.start_time >= receipt.start_time && notify.end_time <= receipt.end_time);
+    let back = in_trace("messaging.deliver_websocket");
+    assert_eq!(
+        back.parent_span_id,
+        notify.span_context.span_id(),
+        "alice's delivery of the receipt is a child of its `.notify`"
+    );
+    assert!(
+        back.attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "message.id" && kv.value.to_string() == message_id)
+    );
+}
+
+/// The next `deliver` of a delivery receipt for `message_id`, acked.
+async fn next_receipt(socket: &mut Socket, message_id: &str) -> serde_json::Value {
+    loop {
+        let frame = next_of_type(socket, "deliver").await;
+        if frame["entry"]["kind"] == "delivery_receipt" {
+            let seq = frame["entry"]["seq"].as_u64().unwrap();
+            send_frame(socket, json!({"type": "ack", "seq": seq})).await;
+            if frame["entry"]["message_id"] == message_id {
+                return frame;
+            }
+        }
+    }
+}
+
+async fn send_frame(socket: &mut Socket, frame: serde_json::Value) {
+    use futures::SinkExt as _;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            frame.to_string(),
+        ))
+        .await
+        .unwrap();
 }

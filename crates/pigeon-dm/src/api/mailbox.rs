@@ -10,7 +10,7 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 use pigeon_proto::{AckRequest, AckResponse, MailboxPage};
-use pigeon_store::{Acked, Delivery, Receipts, UserId};
+use pigeon_store::{Acked, Delivery, DeviceId, UserId};
 use serde::Deserialize;
 
 use crate::auth::Device;
@@ -83,8 +83,9 @@ pub(super) async fn ack(
 /// Acks seqs of the caller's mailbox, in one request of the store (so one commit, however
 /// many). For each message the store records its delivery in the same commit; this adds its
 /// `messaging.delivery_receipt`, a child of the context given with its seq (the live session
-/// gives each delivery's span, so a trace runs from the send to the receipt), and wakes the
-/// senders' devices for the receipts: once per sender, in the context of its first ack here.
+/// gives each delivery's span, so a trace runs from the send to the receipt), with `.update`
+/// (the commit) and `.notify` (the wake of the sender's devices) under it. The wakes go once
+/// per sender, each receipt in them with its own `.notify` as the parent of its delivery.
 pub(crate) async fn acknowledge(
     state: &DmState,
     caller: &Device,
@@ -96,31 +97,60 @@ pub(crate) async fn acknowledge(
         .store()
         .ack_many(caller.device_id.clone(), seqs)
         .await?;
-    let mut wakes: Vec<(&UserId, Receipts, &Context)> = Vec::new();
+    let mut open = Vec::new();
+    let mut wakes: Vec<(&UserId, Vec<Woken<'_>>)> = Vec::new();
     for ((_, parent), outcome) in acks.iter().zip(&outcomes) {
         let Acked::Message(delivery) = outcome else {
             continue;
         };
-        receipt_spans(caller, delivery, started, parent);
+        let receipt = receipt_span(caller, delivery, started, parent);
+        let notify = spans::child_since(
+            "messaging.delivery_receipt.notify",
+            vec![
+                KeyValue::new("notification.method", "mailbox"),
+                KeyValue::new("notification.devices", delivery.receipts.len() as i64),
+            ],
+            SystemTime::now(),
+            &receipt,
+        );
+        let receipts = delivery.receipts.iter().map(|r| (r, notify.clone()));
         match wakes
             .iter_mut()
-            .find(|(user, ..)| **user == delivery.sender_user)
+            .find(|(user, _)| **user == delivery.sender_user)
         {
-            Some((_, receipts, _)) => receipts.extend(delivery.receipts.iter().cloned()),
-            None => wakes.push((&delivery.sender_user, delivery.receipts.clone(), parent)),
+            Some((_, woken)) => woken.extend(receipts),
+            None => wakes.push((&delivery.sender_user, receipts.collect())),
         }
+        open.push((receipt, notify));
     }
-    for (sender, receipts, parent) in wakes {
-        crate::delivery::wake_devices(state, sender, &receipts)
-            .with_context(parent.clone())
+    for (sender, receipts) in &wakes {
+        let Some((_, first)) = receipts.first() else {
+            continue;
+        };
+        let receipts = receipts.iter().map(|(receipt, cx)| (*receipt, cx));
+        crate::delivery::wake_devices(state, sender, receipts)
+            .with_context(first.clone())
             .await;
+    }
+    for (receipt, notify) in open {
+        notify.span().end();
+        receipt.span().end();
     }
     Ok(outcomes)
 }
 
-/// `messaging.delivery_receipt` under `parent`, and its `.update` (the store's commit), from
-/// `started` to now.
-fn receipt_spans(caller: &Device, delivery: &Delivery, started: SystemTime, parent: &Context) {
+/// A receipt the store put in a sender's mailbox (`(device, seq)`), with the `.notify` span it
+/// was made under.
+type Woken<'a> = (&'a (DeviceId, u64), Context);
+
+/// Starts `messaging.delivery_receipt` under `parent` at `started`, with its `.update` (the
+/// store's commit) from then to now; returns the receipt's context, for the caller to end.
+fn receipt_span(
+    caller: &Device,
+    delivery: &Delivery,
+    started: SystemTime,
+    parent: &Context,
+) -> Context {
     let latency_ms = now_ms().saturating_sub(delivery.sent_at_ms);
     let receipt = spans::child_since(
         "messaging.delivery_receipt",
@@ -142,7 +172,7 @@ fn receipt_spans(caller: &Device, delivery: &Delivery, started: SystemTime, pare
         &receipt,
     );
     update.span().end();
-    receipt.span().end();
+    receipt
 }
 
 pub(crate) fn now_ms() -> u64 {

@@ -25,13 +25,13 @@ pub(super) async fn read(
 }
 
 /// Records a read mark under `messaging.read_receipt`; wakes the sender's devices when it
-/// advanced. Shared by the HTTP route and the WebSocket `read` frame.
+/// advanced (under `.notify_sender`, the parent of each receipt's delivery). Shared by the
+/// HTTP route and the WebSocket `read` frame.
 pub(crate) async fn record_read(
     state: &DmState,
     caller: &Device,
     request: ReadRequest,
 ) -> Result<bool, ApiError> {
-    let peer = UserId::from_string(request.peer.as_str());
     let conversation = conversation_id(caller.user_id.as_str(), request.peer.as_str());
     let cx = spans::child(
         "messaging.read_receipt",
@@ -50,14 +50,11 @@ pub(crate) async fn record_read(
         Err(err) => span.set_status(Status::error(err.to_string())),
     }
     span.end();
-    let woken = result?;
-    if let Some(receipts) = &woken {
-        crate::delivery::wake_devices(state, &peer, receipts).await;
-    }
-    Ok(woken.is_some())
+    Ok(result?.is_some())
 }
 
-/// Records the mark; when it advanced, returns where the receipts went.
+/// Records the mark and, when it advanced, wakes the devices the receipts went to; returns
+/// where they went.
 async fn record(
     state: &DmState,
     caller: &Device,
@@ -74,11 +71,12 @@ async fn record(
         ));
     }
     let update = spans::child("messaging.read_receipt.update_status", attrs);
+    let peer = UserId::from_string(request.peer.as_str());
     let result = state
         .store()
         .record_read(
             caller.user_id.clone(),
-            UserId::from_string(request.peer.as_str()),
+            peer.clone(),
             MessageId::from_string(request.up_to.as_str()),
         )
         .with_context(update.clone())
@@ -97,6 +95,12 @@ async fn record(
             KeyValue::new("notification.success", true),
         ],
     );
+    if let Some(receipts) = &woken {
+        let receipts = receipts.iter().map(|receipt| (receipt, &notify));
+        crate::delivery::wake_devices(state, &peer, receipts)
+            .with_context(notify.clone())
+            .await;
+    }
     notify.span().end();
     if woken.is_some()
         && let Some(latency) = latency_s

@@ -9,7 +9,7 @@ use opentelemetry::{Context, KeyValue};
 use pigeon_bus::{HandlerError, Message};
 use pigeon_store::{DeviceId, MessageId, UserId};
 
-use super::{NodeNotice, push_fallback};
+use super::{NodeNotice, WokenReceipt, push_fallback};
 use crate::DmState;
 use crate::gateway::Hint;
 use crate::spans;
@@ -83,13 +83,30 @@ pub(super) fn on_node_notice(state: &DmState, m: &Message) -> Result<(), Handler
                 UserId::from_string(sender_user),
             );
         }
-        NodeNotice::Wake { devices } => {
-            for device in devices {
-                if let Some(session) = state.sessions().get(&DeviceId::from_string(device)) {
-                    session.wake(None);
-                }
+        NodeNotice::Wake { receipts } => {
+            for receipt in &receipts {
+                wake_for_receipt(state, receipt);
             }
         }
     }
     Ok(())
+}
+
+/// Wakes the session on this node of the device `receipt` went to, handing it the receipt's
+/// trace context (the current one, the bus hop's, when the receipt came without one) for the
+/// receipt's `messaging.deliver_websocket`. False when the device has no session here.
+pub(super) fn wake_for_receipt(state: &DmState, receipt: &WokenReceipt) -> bool {
+    let device = DeviceId::from_string(receipt.device.clone());
+    let Some(session) = state.sessions().get(&device) else {
+        return false;
+    };
+    let route = match receipt.traceparent.as_deref() {
+        Some(traceparent) => spans::continued(Some(traceparent)),
+        None => Context::current(),
+    };
+    session.wake(Some(Hint {
+        seq: receipt.seq,
+        route,
+    }));
+    true
 }

@@ -4,8 +4,11 @@
 //! (a bus subscriber) opens `messaging.deliver` → `messaging.route_delivery` →
 //! `messaging.check_ws_connection` per target device and wakes the device's live session, or
 //! pushes when there is none. Receipts only need the sender's sessions woken (`dm.wake`), never
-//! a push. The hops go over the bus so the same code routes between nodes later; the trace
-//! context rides in the bus headers, so one trace runs from the sender's client to the ack.
+//! a push; each receipt in a wake carries the trace context it was made in, so its delivery to
+//! the sender's device continues the message's trace however many receipts one wake carries.
+//! The hops go over the bus so the same code routes between nodes later; the trace context
+//! rides in the bus headers, so one trace runs from the sender's client to the ack and the
+//! receipt back.
 //!
 //! Several nodes: the router group is shared by the whole cluster, so each notice is routed
 //! once, by whichever node takes it. A target device with no session on that node is looked up
@@ -26,14 +29,12 @@ mod router;
 pub(crate) use push::push_fallback;
 pub use router::DeliveryRouter;
 
-use std::collections::BTreeSet;
-
-use opentelemetry::KeyValue;
+use opentelemetry::{Context, KeyValue};
 use pigeon_bus::OutgoingMessage;
 use pigeon_store::{DeviceId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
-use crate::DmState;
+use crate::{DmState, spans};
 
 /// Topic of delivery notices, after the prefix.
 const DELIVER_TOPIC: &str = "dm.deliver";
@@ -67,8 +68,8 @@ pub(crate) enum NodeNotice {
         device: String,
         seq: u64,
     },
-    /// Receipts for these devices.
-    Wake { devices: Vec<String> },
+    /// Receipts for sessions here.
+    Wake { receipts: Vec<WokenReceipt> },
 }
 
 /// A stored message, and the mailbox position of each of its copies.
@@ -79,10 +80,19 @@ pub(crate) struct DeliverNotice {
     pub(crate) targets: Vec<(String, u64)>,
 }
 
-/// Devices with something new in their mailboxes (receipts).
+/// Receipts just put in mailboxes: the devices to wake.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct WakeNotice {
-    pub(crate) devices: Vec<String>,
+    pub(crate) receipts: Vec<WokenReceipt>,
+}
+
+/// One receipt in a device's mailbox, with the `traceparent` of the span that made it (the
+/// parent of its delivery to the device).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WokenReceipt {
+    pub(crate) device: String,
+    pub(crate) seq: u64,
+    pub(crate) traceparent: Option<String>,
 }
 
 /// Announces a stored message to the router. A failure is logged, not returned: the message is
@@ -104,18 +114,32 @@ pub(crate) async fn announce(
     publish(state, &deliver_topic(state), &notice, message_id.as_str()).await;
 }
 
-/// Wakes the devices of `user` that just got a receipt (`(device, seq)` as the store appended
-/// it): no store read, the store said where it wrote. A device with several receipts is
-/// named once.
-pub(crate) async fn wake_devices(state: &DmState, user: &UserId, receipts: &[(DeviceId, u64)]) {
+/// Wakes the devices of `user` that just got receipts, each given as the store appended it
+/// (`(device, seq)`: no store read, the store said where it wrote) with the context it was made
+/// in. One notice for them all, published in the current context.
+pub(crate) async fn wake_devices<'a>(
+    state: &DmState,
+    user: &UserId,
+    receipts: impl IntoIterator<Item = (&'a (DeviceId, u64), &'a Context)>,
+) {
+    let receipts: Vec<WokenReceipt> = receipts
+        .into_iter()
+        .map(|((device, seq), cx)| WokenReceipt {
+            device: device.to_string(),
+            seq: *seq,
+            traceparent: spans::traceparent(cx),
+        })
+        .collect();
     if receipts.is_empty() {
         return;
     }
-    let devices: BTreeSet<&DeviceId> = receipts.iter().map(|(d, _)| d).collect();
-    let notice = WakeNotice {
-        devices: devices.into_iter().map(ToString::to_string).collect(),
-    };
-    publish(state, &wake_topic(state), &notice, user.as_str()).await;
+    publish(
+        state,
+        &wake_topic(state),
+        &WakeNotice { receipts },
+        user.as_str(),
+    )
+    .await;
 }
 
 /// Publishes `notice` on `topic` in the current trace context; failures are logged only.

@@ -13,9 +13,10 @@ use opentelemetry::{Context, KeyValue};
 use pigeon_bus::{HandlerError, Message, SubscribeError, SubscribeOptions, Subscription};
 use pigeon_store::{DeviceId, MessageId, UserId};
 
-use super::local::{on_node_notice, wake_or_push};
+use super::local::{on_node_notice, wake_for_receipt, wake_or_push};
 use super::{
-    DeliverNotice, NodeNotice, WakeNotice, deliver_topic, node_topic, publish, wake_topic,
+    DeliverNotice, NodeNotice, WakeNotice, WokenReceipt, deliver_topic, node_topic, publish,
+    wake_topic,
 };
 use crate::DmState;
 use crate::spans;
@@ -226,23 +227,35 @@ async fn remote_owner(state: &DmState, device: &DeviceId) -> Option<String> {
     }
 }
 
+/// Receipts: wakes the sessions here, and sends the others on to the nodes holding them (one
+/// directory look-up a device, one notice a node).
 async fn wake(state: &DmState, m: &Message) -> Result<(), HandlerError> {
     let notice: WakeNotice = parse(m)?;
-    let mut remote: HashMap<String, Vec<String>> = HashMap::new();
-    for device in notice.devices {
-        let id = DeviceId::from_string(device);
-        if let Some(session) = state.sessions().get(&id) {
-            session.wake(None);
-        } else if let Some(node) = remote_owner(state, &id).await {
-            remote.entry(node).or_default().push(id.to_string());
+    let mut owners: HashMap<String, Option<String>> = HashMap::new();
+    let mut remote: HashMap<String, Vec<WokenReceipt>> = HashMap::new();
+    for receipt in notice.receipts {
+        if wake_for_receipt(state, &receipt) {
+            continue;
+        }
+        let owner = match owners.get(&receipt.device) {
+            Some(owner) => owner.clone(),
+            None => {
+                let id = DeviceId::from_string(receipt.device.clone());
+                let owner = remote_owner(state, &id).await;
+                owners.insert(receipt.device.clone(), owner.clone());
+                owner
+            }
+        };
+        if let Some(node) = owner {
+            remote.entry(node).or_default().push(receipt);
         }
     }
-    for (node, devices) in remote {
+    for (node, receipts) in remote {
         let key = node.clone();
         publish(
             state,
             &node_topic(state, &node),
-            &NodeNotice::Wake { devices },
+            &NodeNotice::Wake { receipts },
             &key,
         )
         .await;

@@ -411,12 +411,21 @@ impl Session {
             ),
             _ => (None, None),
         };
-        let mut attrs = vec![KeyValue::new("mailbox.seq", seq as i64)];
-        if let Some((id, _, _)) = &message {
-            attrs.push(KeyValue::new("message.id", id.to_string()));
-        }
+        // A receipt names the message it is about: its delivery joins that message's journey.
+        let (kind, about) = match &entry.item {
+            MailboxItem::Message { message_id, .. } => ("message", message_id),
+            MailboxItem::DeliveryReceipt { message_id, .. } => ("delivery_receipt", message_id),
+            MailboxItem::ReadReceipt {
+                up_to_message_id, ..
+            } => ("read_receipt", up_to_message_id),
+        };
+        let attrs = vec![
+            KeyValue::new("mailbox.seq", seq as i64),
+            KeyValue::new("mailbox.kind", kind),
+            KeyValue::new("message.id", about.to_string()),
+        ];
         let span = match &route {
-            // Routed just now: a child of the routing.
+            // Routed just now: a child of the routing (a receipt: of its `.notify`).
             Some(route) => {
                 let _parent = route.clone().attach();
                 spans::child("messaging.deliver_websocket", attrs)
