@@ -349,6 +349,12 @@ impl Session {
         for entry in entries {
             self.deliver(socket, entry).await?;
         }
+        // A hint behind the cursor names an entry this session will never send (acked over
+        // HTTP meanwhile: seqs are committed in order, so it would have been read): drop it.
+        if !self.hints.is_empty() {
+            let cursor = self.cursor;
+            self.hints.retain(|&seq, _| seq > cursor);
+        }
         socket.flush().await.map_err(|_| End::Closed)?;
         Ok(full)
     }
