@@ -271,6 +271,15 @@ async fn a_send_continues_the_clients_trace() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     };
+    let route = in_trace("messaging.route_delivery");
+    assert!(
+        route
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "recipient.id" && kv.value.to_string() == bob.user_id),
+        "the routing names the recipient: {:?}",
+        route.attributes
+    );
     let receipt = in_trace("messaging.delivery_receipt");
     let notify = in_trace("messaging.delivery_receipt.notify");
     assert_eq!(notify.parent_span_id, receipt.span_context.span_id());

@@ -98,10 +98,10 @@ pub(crate) async fn recent_unacked(
     let rows = query(
         c,
         "WITH recent AS (
-             SELECT msg_order, message_id, sender_user, sent_at FROM messages
+             SELECT msg_order, message_id, sender_user, recipient_user, sent_at FROM messages
              ORDER BY msg_order DESC LIMIT $1
          )
-         SELECT r.message_id, r.sender_user, t.device_id, t.seq
+         SELECT r.message_id, r.sender_user, r.recipient_user, t.device_id, t.seq
          FROM recent r
          JOIN message_targets t ON t.msg_order = r.msg_order
          JOIN mailbox b ON b.device_id = t.device_id AND b.seq = t.seq
@@ -116,8 +116,9 @@ pub(crate) async fn recent_unacked(
             Ok((
                 MessageId::from_string(row.try_get::<_, String>(0)?),
                 UserId::from_string(row.try_get::<_, String>(1)?),
-                DeviceId::from_string(row.try_get::<_, String>(2)?),
-                to_u64(row.try_get(3)?)?,
+                UserId::from_string(row.try_get::<_, String>(2)?),
+                DeviceId::from_string(row.try_get::<_, String>(3)?),
+                to_u64(row.try_get(4)?)?,
             ))
         })
         .collect::<Result<Vec<_>, Failure<StoreError>>>()?;

@@ -79,5 +79,5 @@ pub use store::Store;
 pub use types::{
     Acked, Authenticated, ClaimedKey, Delivery, DeviceCopy, DeviceId, DeviceInfo, DeviceToken,
     KeyUpload, MailboxEntry, MailboxItem, MessageId, NewAccount, NewDevice, Receipts, SendOutcome,
-    SendRequest, SignedKey, Unacked, UserId,
+    SendRequest, SignedKey, Unacked, UnackedRow, UserId,
 };

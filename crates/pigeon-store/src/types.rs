@@ -281,21 +281,27 @@ pub struct Unacked {
     pub message_id: MessageId,
     /// Who sent it.
     pub sender_user: UserId,
+    /// To whom.
+    pub recipient_user: UserId,
     /// Each unacked copy: the device and the copy's seq in its mailbox.
     pub targets: Vec<(DeviceId, u64)>,
 }
 
+/// One row of a store's query for [`Unacked`]: message, sender, recipient, device, seq.
+pub type UnackedRow = (MessageId, UserId, UserId, DeviceId, u64);
+
 impl Unacked {
-    /// Groups rows of (message, sender, device, seq), ordered by message, into one
-    /// [`Unacked`] a message: how a store turns its query's rows into the answer.
-    pub fn group(rows: impl IntoIterator<Item = (MessageId, UserId, DeviceId, u64)>) -> Vec<Self> {
+    /// Groups rows, ordered by message, into one [`Unacked`] a message: how a store turns its
+    /// query's rows into the answer.
+    pub fn group(rows: impl IntoIterator<Item = UnackedRow>) -> Vec<Self> {
         let mut grouped: Vec<Self> = Vec::new();
-        for (message_id, sender_user, device, seq) in rows {
+        for (message_id, sender_user, recipient_user, device, seq) in rows {
             match grouped.last_mut() {
                 Some(last) if last.message_id == message_id => last.targets.push((device, seq)),
                 _ => grouped.push(Self {
                     message_id,
                     sender_user,
+                    recipient_user,
                     targets: vec![(device, seq)],
                 }),
             }

@@ -47,10 +47,11 @@ pub(crate) async fn accept(
     })?;
     let targets = request.ciphertexts.len();
     let bytes: usize = request.ciphertexts.iter().map(|c| c.body.len()).sum();
+    let recipient = UserId::from_string(request.recipient.as_str());
     let mut store_request = pigeon_store::SendRequest {
         sender_device: caller.device_id.clone(),
         client_msg_id: request.client_msg_id.to_string(),
-        recipient_user: UserId::from_string(request.recipient.as_str()),
+        recipient_user: recipient.clone(),
         copies: request
             .ciphertexts
             .into_iter()
@@ -93,7 +94,8 @@ pub(crate) async fn accept(
     let outcome = result?;
     // The notice follows the stored message in its trace, also when the send came without
     // one (a socket frame with no `traceparent`: persist is then a root).
-    crate::delivery::announce(state, &outcome.message_id, &caller.user_id, &outcome.seqs)
+    let users = (&caller.user_id, &recipient);
+    crate::delivery::announce(state, &outcome.message_id, users, &outcome.seqs)
         .with_context(cx)
         .await;
     Ok(SendResponse {

@@ -77,6 +77,9 @@ pub(crate) enum NodeNotice {
 pub(crate) struct DeliverNotice {
     pub(crate) message_id: String,
     pub(crate) sender_user: String,
+    /// The user it was sent to (absent from a node of an older build).
+    #[serde(default)]
+    pub(crate) recipient_user: Option<String>,
     pub(crate) targets: Vec<(String, u64)>,
 }
 
@@ -100,12 +103,13 @@ pub(crate) struct WokenReceipt {
 pub(crate) async fn announce(
     state: &DmState,
     message_id: &MessageId,
-    sender: &UserId,
+    (sender, recipient): (&UserId, &UserId),
     targets: &[(DeviceId, u64)],
 ) {
     let notice = DeliverNotice {
         message_id: message_id.to_string(),
         sender_user: sender.to_string(),
+        recipient_user: Some(recipient.to_string()),
         targets: targets
             .iter()
             .map(|(d, seq)| (d.to_string(), *seq))

@@ -96,7 +96,7 @@ impl DeliveryRouter {
                     super::announce(
                         state,
                         &message.message_id,
-                        &message.sender_user,
+                        (&message.sender_user, &message.recipient_user),
                         &message.targets,
                     )
                     .await;
@@ -127,11 +127,11 @@ async fn route(state: &DmState, m: &Message) -> Result<(), HandlerError> {
     let notice: DeliverNotice = parse(m)?;
     let message_id = MessageId::from_string(notice.message_id);
     let sender = UserId::from_string(notice.sender_user);
+    let recipient = notice.recipient_user.as_deref();
     for (device, seq) in notice.targets {
         route_one(
             state,
-            &message_id,
-            &sender,
+            (&message_id, &sender, recipient),
             DeviceId::from_string(device),
             seq,
         )
@@ -140,10 +140,10 @@ async fn route(state: &DmState, m: &Message) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// Routes one copy of the message `(id, sender, recipient)` to `device`.
 async fn route_one(
     state: &DmState,
-    message_id: &MessageId,
-    sender: &UserId,
+    (message_id, sender, recipient): (&MessageId, &UserId, Option<&str>),
     device: DeviceId,
     seq: u64,
 ) {
@@ -156,13 +156,14 @@ async fn route_one(
     );
     let route = {
         let _in_deliver = deliver.clone().attach();
-        spans::child(
-            "messaging.route_delivery",
-            vec![
-                KeyValue::new("recipient.device_id", device.to_string()),
-                KeyValue::new("message.id", message_id.to_string()),
-            ],
-        )
+        let mut attrs = vec![
+            KeyValue::new("recipient.device_id", device.to_string()),
+            KeyValue::new("message.id", message_id.to_string()),
+        ];
+        if let Some(recipient) = recipient {
+            attrs.push(KeyValue::new("recipient.id", recipient.to_owned()));
+        }
+        spans::child("messaging.route_delivery", attrs)
     };
     let forwarded_to = if state.sessions().get(&device).is_some() {
         None

@@ -172,6 +172,10 @@ pub async fn recent_unacked_lists_copies_still_owed(harness: &dyn Harness) {
         targets(&found[1]),
         BTreeSet::from([(d0.clone(), seq_of(2, &d0)), (d1.clone(), seq_of(2, &d1))])
     );
-    assert!(found.iter().all(|u| u.sender_user == alice.user));
+    assert!(
+        found
+            .iter()
+            .all(|u| u.sender_user == alice.user && u.recipient_user == bob.user)
+    );
     assert!(store.recent_unacked(0, 3_600_000).await.unwrap().is_empty());
 }

@@ -191,10 +191,10 @@ pub(super) fn recent_unacked(
     let mut stmt = conn
         .prepare_cached(
             "WITH recent AS (
-                 SELECT msg_order, message_id, sender_user, sent_at FROM messages
+                 SELECT msg_order, message_id, sender_user, recipient_user, sent_at FROM messages
                  ORDER BY msg_order DESC LIMIT ?1
              )
-             SELECT r.message_id, r.sender_user, t.device_id, t.seq
+             SELECT r.message_id, r.sender_user, r.recipient_user, t.device_id, t.seq
              FROM recent r
              JOIN message_targets t ON t.msg_order = r.msg_order
              JOIN mailbox b ON b.device_id = t.device_id AND b.seq = t.seq
@@ -208,15 +208,17 @@ pub(super) fn recent_unacked(
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })
         .db()?
         .map(|row| {
-            let (message_id, sender, device, seq) = row.db()?;
+            let (message_id, sender, recipient, device, seq) = row.db()?;
             Ok((
                 MessageId::from_string(message_id),
                 UserId::from_string(sender),
+                UserId::from_string(recipient),
                 DeviceId::from_string(device),
                 to_u64(seq)?,
             ))
