@@ -404,7 +404,8 @@ impl Session {
         }
         self.cursor = self.cursor.max(seq);
         let route = self.hints.remove(&seq);
-        let (message, sent_in) = match &entry.item {
+        // A receipt names the message it is about: its delivery joins that message's journey.
+        let (kind, about, message, sent_in) = match &entry.item {
             MailboxItem::Message {
                 message_id,
                 sender_user,
@@ -412,18 +413,17 @@ impl Session {
                 trace_context,
                 ..
             } => (
+                "message",
+                message_id,
                 Some((message_id.clone(), sender_user.clone(), *sent_at_ms)),
                 trace_context.clone(),
             ),
-            _ => (None, None),
-        };
-        // A receipt names the message it is about: its delivery joins that message's journey.
-        let (kind, about) = match &entry.item {
-            MailboxItem::Message { message_id, .. } => ("message", message_id),
-            MailboxItem::DeliveryReceipt { message_id, .. } => ("delivery_receipt", message_id),
+            MailboxItem::DeliveryReceipt { message_id, .. } => {
+                ("delivery_receipt", message_id, None, None)
+            }
             MailboxItem::ReadReceipt {
                 up_to_message_id, ..
-            } => ("read_receipt", up_to_message_id),
+            } => ("read_receipt", up_to_message_id, None, None),
         };
         let attrs = vec![
             KeyValue::new("mailbox.seq", seq as i64),
