@@ -94,10 +94,15 @@ pub(crate) async fn accept(
     let outcome = result?;
     // The notice follows the stored message in its trace, also when the send came without
     // one (a socket frame with no `traceparent`: persist is then a root).
-    let users = (&caller.user_id, &recipient);
-    crate::delivery::announce(state, &outcome.message_id, users, &outcome.seqs)
-        .with_context(cx)
-        .await;
+    crate::delivery::announce(
+        state,
+        &outcome.message_id,
+        &caller.user_id,
+        &recipient,
+        &outcome.seqs,
+    )
+    .with_context(cx)
+    .await;
     Ok(SendResponse {
         message_id: id(outcome.message_id.as_str())?,
         sent_at_ms: outcome.sent_at_ms,

@@ -103,7 +103,8 @@ pub(crate) struct WokenReceipt {
 pub(crate) async fn announce(
     state: &DmState,
     message_id: &MessageId,
-    (sender, recipient): (&UserId, &UserId),
+    sender: &UserId,
+    recipient: &UserId,
     targets: &[(DeviceId, u64)],
 ) {
     let notice = DeliverNotice {

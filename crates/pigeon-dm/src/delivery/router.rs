@@ -96,7 +96,8 @@ impl DeliveryRouter {
                     super::announce(
                         state,
                         &message.message_id,
-                        (&message.sender_user, &message.recipient_user),
+                        &message.sender_user,
+                        &message.recipient_user,
                         &message.targets,
                     )
                     .await;
@@ -131,7 +132,9 @@ async fn route(state: &DmState, m: &Message) -> Result<(), HandlerError> {
     for (device, seq) in notice.targets {
         route_one(
             state,
-            (&message_id, &sender, recipient),
+            &message_id,
+            &sender,
+            recipient,
             DeviceId::from_string(device),
             seq,
         )
@@ -140,10 +143,13 @@ async fn route(state: &DmState, m: &Message) -> Result<(), HandlerError> {
     Ok(())
 }
 
-/// Routes one copy of the message `(id, sender, recipient)` to `device`.
+/// Routes the copy at `seq` of `device`'s mailbox of the message `message_id` from `sender` to
+/// `recipient` (unknown in a notice from an older node).
 async fn route_one(
     state: &DmState,
-    (message_id, sender, recipient): (&MessageId, &UserId, Option<&str>),
+    message_id: &MessageId,
+    sender: &UserId,
+    recipient: Option<&str>,
     device: DeviceId,
     seq: u64,
 ) {
