@@ -9,6 +9,7 @@ use opentelemetry::{Context, KeyValue};
 use pigeon_bus::{HandlerError, Message};
 use pigeon_store::{DeviceId, MessageId, UserId};
 
+use super::outcome::PendingDelivery;
 use super::{NodeNotice, WokenReceipt, push_fallback};
 use crate::DmState;
 use crate::gateway::Hint;
@@ -16,15 +17,15 @@ use crate::spans;
 
 /// Wakes `device`'s session on this node with the entry `seq`, or hands the entry to push when
 /// there is none. `route` is the context the delivery was routed in (parent of the spans here
-/// and of the session's `messaging.deliver_websocket`). Returns the `delivery.method`.
+/// and of the session's `messaging.deliver_websocket`); `delivery` goes along, to be ended by
+/// whichever learns its outcome.
 pub(super) fn wake_or_push(
     state: &DmState,
     route: &Context,
     device: DeviceId,
     seq: u64,
-    message_id: MessageId,
-    sender: UserId,
-) -> &'static str {
+    mut delivery: PendingDelivery,
+) {
     let session = state.sessions().get(&device);
     let check = {
         let _in_route = route.clone().attach();
@@ -46,18 +47,19 @@ pub(super) fn wake_or_push(
     check.span().end();
     match session {
         Some(session) => {
+            delivery.routed("websocket");
             session.wake(Some(Hint {
                 seq,
                 route: route.clone(),
+                delivery: Some(delivery),
             }));
-            "websocket"
         }
         None => {
+            delivery.routed("push");
             let (task_state, parent) = (state.clone(), route.clone());
             state.tasks().spawn(async move {
-                push_fallback(&task_state, device, seq, message_id, sender, Some(parent)).await;
+                push_fallback(&task_state, device, seq, Some(parent), delivery).await;
             });
-            "push"
         }
     }
 }
@@ -74,13 +76,16 @@ pub(super) fn on_node_notice(state: &DmState, m: &Message) -> Result<(), Handler
         } => {
             // The bus made the `process` span of this hop current: a child of the sender's
             // route span on the other node, so the trace runs on here.
+            let delivery = PendingDelivery::untraced(
+                MessageId::from_string(message_id),
+                UserId::from_string(sender_user),
+            );
             wake_or_push(
                 state,
                 &Context::current(),
                 DeviceId::from_string(device),
                 seq,
-                MessageId::from_string(message_id),
-                UserId::from_string(sender_user),
+                delivery,
             );
         }
         NodeNotice::Wake { receipts } => {
@@ -107,6 +112,7 @@ pub(super) fn wake_for_receipt(state: &DmState, receipt: &WokenReceipt) -> bool 
     session.wake(Some(Hint {
         seq: receipt.seq,
         route,
+        delivery: None,
     }));
     true
 }

@@ -3,7 +3,9 @@
 //! After a send is stored, the API publishes a [`DeliverNotice`] on `dm.deliver`; the router
 //! (a bus subscriber) opens `messaging.deliver` → `messaging.route_delivery` →
 //! `messaging.check_ws_connection` per target device and wakes the device's live session, or
-//! pushes when there is none. Receipts only need the sender's sessions woken (`dm.wake`), never
+//! pushes when there is none. `messaging.deliver` stays open until the outcome — the ack off
+//! the socket, or the push service's answer — and then carries it ([`PendingDelivery`]).
+//! Receipts only need the sender's sessions woken (`dm.wake`), never
 //! a push; each receipt in a wake carries the trace context it was made in, so its delivery to
 //! the sender's device continues the message's trace however many receipts one wake carries.
 //! The hops go over the bus so the same code routes between nodes later; the trace context
@@ -23,9 +25,11 @@
 //! still owed instead ([`DeliveryRouter::reannounce_recent`]).
 
 mod local;
+mod outcome;
 mod push;
 mod router;
 
+pub(crate) use outcome::PendingDelivery;
 pub(crate) use push::push_fallback;
 pub use router::DeliveryRouter;
 

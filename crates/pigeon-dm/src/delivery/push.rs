@@ -4,21 +4,22 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 use pigeon_push::{PushNotice, PushOutcome, PushSubscription};
-use pigeon_store::{DeviceId, MessageId, UserId};
+use pigeon_store::DeviceId;
 
 use super::method;
+use super::outcome::PendingDelivery;
 use crate::DmState;
 use crate::spans;
 
 /// Pushes "you have a message" to `device` for the entry `seq`, unless it was acked meanwhile
-/// or the device has no push target. Never carries content: message id and sender only.
+/// or the device has no push target, and ends `delivery` with what came of it. Never carries
+/// content: message id and sender only.
 pub(crate) async fn push_fallback(
     state: &DmState,
     device: DeviceId,
     seq: u64,
-    message_id: MessageId,
-    sender: UserId,
     parent: Option<Context>,
+    delivery: PendingDelivery,
 ) {
     let parent = parent.unwrap_or_default();
     let still_unacked = state
@@ -27,9 +28,11 @@ pub(crate) async fn push_fallback(
         .await
         .is_ok_and(|entries| entries.first().is_some_and(|e| e.seq == seq));
     if !still_unacked {
+        delivery.delivered_meanwhile();
         return;
     }
     let Some(pusher) = state.pusher() else {
+        delivery.failed("push");
         return;
     };
     let (subscription, stored) = match state.store().push_subscription(device.clone()).await {
@@ -37,12 +40,17 @@ pub(crate) async fn push_fallback(
             Ok(s) => (s, json),
             Err(err) => {
                 tracing::error!(%err, device = %device, "stored push subscription is unreadable");
+                delivery.failed("push");
                 return;
             }
         },
-        Ok(None) => return,
+        Ok(None) => {
+            delivery.failed("push");
+            return;
+        }
         Err(err) => {
             tracing::warn!(%err, "could not read the push subscription");
+            delivery.failed("push");
             return;
         }
     };
@@ -53,11 +61,14 @@ pub(crate) async fn push_fallback(
             vec![
                 KeyValue::new("push.provider", subscription.provider()),
                 KeyValue::new("delivery.method", "push_fallback"),
-                KeyValue::new("message.id", message_id.to_string()),
+                KeyValue::new("message.id", delivery.message_id().to_string()),
             ],
         )
     };
-    let notice = PushNotice::message(message_id.to_string(), sender.to_string());
+    let notice = PushNotice::message(
+        delivery.message_id().to_string(),
+        delivery.sender().to_string(),
+    );
     let result = pusher
         .send(&subscription, &notice)
         .with_context(cx.clone())
@@ -87,4 +98,9 @@ pub(crate) async fn push_fallback(
         }
     }
     span.end();
+    if success {
+        delivery.delivered("push");
+    } else {
+        delivery.failed("push");
+    }
 }

@@ -14,6 +14,7 @@ use pigeon_bus::{HandlerError, Message, SubscribeError, SubscribeOptions, Subscr
 use pigeon_store::{DeviceId, MessageId, UserId};
 
 use super::local::{on_node_notice, wake_for_receipt, wake_or_push};
+use super::outcome::PendingDelivery;
 use super::{
     DeliverNotice, NodeNotice, WakeNotice, WokenReceipt, deliver_topic, node_topic, publish,
     wake_topic,
@@ -153,15 +154,9 @@ async fn route_one(
     device: DeviceId,
     seq: u64,
 ) {
-    let deliver = spans::child(
-        "messaging.deliver",
-        vec![
-            KeyValue::new("message.id", message_id.to_string()),
-            KeyValue::new("device.id", device.to_string()),
-        ],
-    );
+    let deliver = PendingDelivery::start(message_id.clone(), sender.clone(), &device);
     let route = {
-        let _in_deliver = deliver.clone().attach();
+        let _in_deliver = deliver.context().attach();
         let mut attrs = vec![
             KeyValue::new("recipient.device_id", device.to_string()),
             KeyValue::new("message.id", message_id.to_string()),
@@ -176,27 +171,16 @@ async fn route_one(
     } else {
         forward(state, &route, &device, seq, message_id, sender).await
     };
-    let method = match forwarded_to {
+    match forwarded_to {
         Some(node) => {
             route
                 .span()
-                .set_attribute(KeyValue::new("delivery.forwarded_to", node));
-            "websocket"
+                .set_attribute(KeyValue::new("delivery.forwarded_to", node.clone()));
+            deliver.forwarded(node);
         }
-        None => wake_or_push(
-            state,
-            &route,
-            device,
-            seq,
-            message_id.clone(),
-            sender.clone(),
-        ),
-    };
-    deliver
-        .span()
-        .set_attribute(KeyValue::new("delivery.method", method));
+        None => wake_or_push(state, &route, device, seq, deliver),
+    }
     route.span().end();
-    deliver.span().end();
 }
 
 /// Sends the delivery to the live node holding `device`'s session, if that is another node;

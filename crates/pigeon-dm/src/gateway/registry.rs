@@ -10,14 +10,19 @@ use opentelemetry::Context;
 use pigeon_store::DeviceId;
 use tokio::sync::Notify;
 
+use crate::delivery::PendingDelivery;
+
 /// Trace hints queued per session at most; beyond that a wake still happens, only the hint
-/// (the delivery's trace context) is dropped.
+/// (the delivery's trace context, and its `messaging.deliver` ends without an outcome) is
+/// dropped.
 const HINTS: usize = 256;
 
-/// A delivery the router announced: the entry's seq and the trace context it was routed in.
+/// A delivery the router announced: the entry's seq, the trace context it was routed in, and
+/// for a message its delivery, which the session ends at the ack (or hands to push).
 pub(crate) struct Hint {
     pub(crate) seq: u64,
     pub(crate) route: Context,
+    pub(crate) delivery: Option<PendingDelivery>,
 }
 
 /// Where the router leaves word for one session. Small on purpose — every idle connection

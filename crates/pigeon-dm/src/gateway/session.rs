@@ -30,13 +30,13 @@ use pigeon_proto::{
     ClientFrame, ErrorCode, ReadRequest, SendRequest, ServerFrame, WS_CLOSE_BAD_FRAME,
     WS_CLOSE_POLICY, WS_CLOSE_TOO_BIG, WS_REASON_REPLACED,
 };
-use pigeon_store::{MailboxEntry, MailboxItem, MessageId, Store, StoreError, UserId};
+use pigeon_store::{MailboxEntry, MailboxItem, Store, StoreError};
 use tokio::task::JoinHandle;
 
-use super::registry::Inbox;
+use super::registry::{Hint, Inbox};
 use crate::api::{accept, acknowledge, record_read};
 use crate::auth::Device;
-use crate::delivery::{method, push_fallback};
+use crate::delivery::{PendingDelivery, method, push_fallback};
 use crate::{DmState, convert, spans};
 
 /// Most frames a client may send per second, acks of deliveries aside (those are bounded by
@@ -70,9 +70,12 @@ type Sends = Option<FuturesUnordered<JoinHandle<Box<ServerFrame>>>>;
 
 struct InFlight {
     sent: Instant,
-    message: Option<(MessageId, UserId, u64)>,
+    /// A message (not a receipt): its ack counts as a delivery.
+    message: bool,
     span: Context,
     route: Option<Context>,
+    /// A message's delivery, ended at its ack; handed to push at the ack timeout.
+    delivery: Option<PendingDelivery>,
     timed_out: bool,
 }
 
@@ -81,7 +84,7 @@ struct Session {
     device: Device,
     cursor: u64,
     in_flight: BTreeMap<u64, InFlight>,
-    hints: HashMap<u64, Context>,
+    hints: HashMap<u64, Hint>,
     /// Entries the next mailbox read asks for: [`PAGE`] or [`LIVE_PAGE`].
     page: usize,
     /// A pre-key message was delivered since the last key count: it may have used up one of
@@ -310,11 +313,21 @@ impl Session {
         }
     }
 
-    /// Keeps a hint's trace context for its entry. A hint for an entry already sent (read at
-    /// connect before its hint came) is dropped: only entries still to come keep theirs.
-    fn keep_hint(&mut self, hint: super::Hint) {
+    /// Keeps a hint for its entry. An entry already sent (read at connect before its hint
+    /// came) keeps only the hint's delivery, to end at its ack — or ends it now, if acked.
+    fn keep_hint(&mut self, hint: Hint) {
         if hint.seq > self.cursor {
-            self.hints.insert(hint.seq, hint.route);
+            self.hints.insert(hint.seq, hint);
+            return;
+        }
+        let Some(delivery) = hint.delivery else {
+            return;
+        };
+        match self.in_flight.get_mut(&hint.seq) {
+            Some(flight) if !flight.timed_out => flight.delivery = Some(delivery),
+            // Pushed at its timeout already, without this delivery: no outcome to give it.
+            Some(_) => {}
+            None => delivery.delivered_meanwhile(),
         }
     }
 
@@ -350,10 +363,19 @@ impl Session {
             self.deliver(socket, entry).await?;
         }
         // A hint behind the cursor names an entry this session will never send (acked over
-        // HTTP meanwhile: seqs are committed in order, so it would have been read): drop it.
+        // HTTP meanwhile: seqs are committed in order, so it would have been read): drop it,
+        // its message delivered by that sync.
         if !self.hints.is_empty() {
             let cursor = self.cursor;
-            self.hints.retain(|&seq, _| seq > cursor);
+            self.hints.retain(|&seq, hint| {
+                if seq > cursor {
+                    return true;
+                }
+                if let Some(delivery) = hint.delivery.take() {
+                    delivery.delivered("sync");
+                }
+                false
+            });
         }
         socket.flush().await.map_err(|_| End::Closed)?;
         Ok(full)
@@ -403,19 +425,23 @@ impl Session {
             self.keys_used = true;
         }
         self.cursor = self.cursor.max(seq);
-        let route = self.hints.remove(&seq);
+        let (route, routed) = match self.hints.remove(&seq) {
+            Some(hint) => (Some(hint.route), hint.delivery),
+            None => (None, None),
+        };
         // A receipt names the message it is about: its delivery joins that message's journey.
-        let (kind, about, message, sent_in) = match &entry.item {
+        let (kind, about, delivery, sent_in) = match &entry.item {
             MailboxItem::Message {
                 message_id,
                 sender_user,
-                sent_at_ms,
                 trace_context,
                 ..
             } => (
                 "message",
                 message_id,
-                Some((message_id.clone(), sender_user.clone(), *sent_at_ms)),
+                Some(routed.unwrap_or_else(|| {
+                    PendingDelivery::untraced(message_id.clone(), sender_user.clone())
+                })),
                 trace_context.clone(),
             ),
             MailboxItem::DeliveryReceipt { message_id, .. } => {
@@ -460,9 +486,10 @@ impl Session {
             seq,
             InFlight {
                 sent: Instant::now(),
-                message,
+                message: delivery.is_some(),
                 span,
                 route,
+                delivery,
                 timed_out: false,
             },
         );
@@ -630,12 +657,12 @@ impl Session {
                 vec![KeyValue::new("timeout_ms", timeout.as_millis() as i64)],
             );
             span.set_attribute(KeyValue::new("websocket.ack_received", false));
-            if let Some((message_id, sender, _)) = flight.message.clone() {
+            if let Some(delivery) = flight.delivery.take() {
                 let (state, device, seq) =
                     (self.state.clone(), self.device.device_id.clone(), *seq);
                 let parent = flight.route.clone().or_else(|| Some(flight.span.clone()));
                 self.state.tasks().spawn(async move {
-                    push_fallback(&state, device, seq, message_id, sender, parent).await;
+                    push_fallback(&state, device, seq, parent, delivery).await;
                 });
             }
         }
@@ -644,23 +671,33 @@ impl Session {
     /// The connection is gone: end the spans of what was never acked, and keep each message's
     /// promise of a push at its ack timeout — a device that drops the connection right after
     /// a delivery (an app closed) still hears of the message, unless it acks it meanwhile on a
-    /// new connection (`push_fallback` checks).
+    /// new connection (`push_fallback` checks). A message routed here and not yet sent gets
+    /// the same promise, counted from now.
     fn abandon(&mut self) {
-        let timeout = self.state.config().ack_timeout;
-        for (seq, flight) in std::mem::take(&mut self.in_flight) {
+        for (seq, mut flight) in std::mem::take(&mut self.in_flight) {
             if !flight.timed_out
-                && let Some((message_id, sender, _)) = flight.message.clone()
+                && let Some(delivery) = flight.delivery.take()
             {
-                let (state, device) = (self.state.clone(), self.device.device_id.clone());
-                let due = flight.sent + timeout;
-                let parent = flight.route.clone().or_else(|| Some(flight.span.clone()));
-                self.state.tasks().spawn(async move {
-                    tokio::time::sleep_until(due.into()).await;
-                    push_fallback(&state, device, seq, message_id, sender, parent).await;
-                });
+                let parent = flight.route.clone().unwrap_or_else(|| flight.span.clone());
+                self.push_at_timeout(seq, flight.sent, parent, delivery);
             }
             finish(&self.state, flight, false);
         }
+        for (seq, hint) in std::mem::take(&mut self.hints) {
+            if let Some(delivery) = hint.delivery {
+                self.push_at_timeout(seq, Instant::now(), hint.route, delivery);
+            }
+        }
+    }
+
+    /// Pushes the entry `seq` once the ack timeout after `sent` is over, if still unacked.
+    fn push_at_timeout(&self, seq: u64, sent: Instant, parent: Context, delivery: PendingDelivery) {
+        let (state, device) = (self.state.clone(), self.device.device_id.clone());
+        let due = sent + self.state.config().ack_timeout;
+        self.state.tasks().spawn(async move {
+            tokio::time::sleep_until(due.into()).await;
+            push_fallback(&state, device, seq, Some(parent), delivery).await;
+        });
     }
 }
 
@@ -732,6 +769,7 @@ async fn sleep_until_due(due: Option<Instant>) {
     }
 }
 
+/// Ends a delivery's `messaging.deliver_websocket`, and at an ack its `messaging.deliver`.
 fn finish(state: &DmState, flight: InFlight, acked: bool) {
     let span = flight.span.span();
     span.set_attribute(KeyValue::new("websocket.ack_received", acked));
@@ -740,11 +778,14 @@ fn finish(state: &DmState, flight: InFlight, acked: bool) {
             "websocket.delivery_ms",
             flight.sent.elapsed().as_secs_f64() * 1e3,
         ));
-        if flight.message.is_some() {
+        if flight.message {
             state.metrics().delivery_method.add(1, &method("websocket"));
         }
     }
     span.end();
+    if acked && let Some(delivery) = flight.delivery {
+        delivery.delivered("websocket");
+    }
 }
 
 fn classify(err: &axum::Error) -> End {
