@@ -241,6 +241,37 @@ async fn a_delivery_crosses_nodes_in_one_trace_and_its_receipt_comes_back() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+
+    // Whichever node routed it: `messaging.deliver` there either handed the delivery on to
+    // node 2, or (node 2 itself) ended with the WebSocket ack's outcome.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let node3 = cluster.url(3);
+    loop {
+        let mut routed = Vec::new();
+        for node in [&node1, &node2, &node3] {
+            routed.extend(
+                journey(node, &sent.message_id)
+                    .await
+                    .into_iter()
+                    .filter(|(_, name, _)| name == "messaging.deliver"),
+            );
+        }
+        if let [(_, _, attrs)] = routed.as_slice() {
+            let forwarded = attr(attrs, "delivery.forwarded_to").and_then(|v| v.as_str());
+            let success = attr(attrs, "delivery.success").and_then(serde_json::Value::as_bool);
+            let method = attr(attrs, "delivery.method").and_then(|v| v.as_str());
+            let handed_on = forwarded == Some("node-2");
+            let acked_here = success == Some(true) && method == Some("websocket");
+            assert!(handed_on || acked_here, "messaging.deliver: {attrs}");
+            break;
+        }
+        assert!(routed.len() <= 1, "routed once: {routed:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no messaging.deliver on any node"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
