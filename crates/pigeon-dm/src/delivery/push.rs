@@ -22,14 +22,21 @@ pub(crate) async fn push_fallback(
     delivery: PendingDelivery,
 ) {
     let parent = parent.unwrap_or_default();
-    let still_unacked = state
+    match state
         .store()
         .fetch(device.clone(), seq.saturating_sub(1), 1)
         .await
-        .is_ok_and(|entries| entries.first().is_some_and(|e| e.seq == seq));
-    if !still_unacked {
-        delivery.delivered_meanwhile();
-        return;
+    {
+        Ok(entries) if entries.first().is_some_and(|e| e.seq == seq) => {}
+        Ok(_) => {
+            delivery.delivered_meanwhile();
+            return;
+        }
+        // Whether it was acked is unknown: the delivery ends without an outcome.
+        Err(err) => {
+            tracing::warn!(%err, "could not read the mailbox; not pushing");
+            return;
+        }
     }
     let Some(pusher) = state.pusher() else {
         delivery.failed("push");
