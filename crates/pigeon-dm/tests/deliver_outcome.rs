@@ -7,16 +7,14 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
 use opentelemetry::trace::{TraceContextExt as _, TraceId, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Client, JsonBody as _, Server, register, start};
+use support::{Client, JsonBody as _, Server, push_to_webhook, register, start, trace_to_memory};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 const ACK_TIMEOUT: Duration = Duration::from_millis(400);
@@ -125,36 +123,9 @@ async fn next_delivery(socket: &mut Socket) -> Value {
     }
 }
 
-/// A webhook receiver on loopback answering 204; returns its URL and the bodies it got.
-async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: String| {
-            let s = s.clone();
-            async move {
-                s.lock()
-                    .unwrap()
-                    .push(serde_json::from_str::<Value>(&body).unwrap());
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messaging_deliver_ends_with_the_outcome() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let (provider, exporter) = trace_to_memory();
     let spans = Spans { provider, exporter };
 
     let server = start(pigeon_dm::DmConfig {
@@ -165,16 +136,7 @@ async fn messaging_deliver_ends_with_the_outcome() {
     let alice = register(&server, "alice").await;
     let bob = register(&server, "bob").await;
     let carol = register(&server, "carol").await;
-    let (url, pushes) = webhook().await;
-    let (status, _) = server
-        .call(
-            "PUT",
-            "/v1/push",
-            Some(&bob.token),
-            Some(json!({"kind": "webhook", "url": url})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let pushes = push_to_webhook(&server, &bob).await;
 
     // Acked over the socket: delivered by WebSocket, and the span lasts until the ack.
     let mut bob_ws = connect(&server, &bob).await;

@@ -12,7 +12,7 @@ use pigeon_crypto::{Ciphertext, MessageType};
 use pigeon_dm::DmConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Client, Server, encrypt_for, register, start, upload_keys};
+use support::{Client, Server, encrypt_for, push_to_webhook, register, start, upload_keys};
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
@@ -222,28 +222,6 @@ async fn acks_written_together_are_all_recorded_even_when_the_client_closes_at_o
     no_frame_for(&mut bob_ws, Duration::from_millis(300)).await;
 }
 
-/// A webhook receiver on loopback that records the JSON bodies it gets.
-async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: String| {
-            let s = s.clone();
-            async move {
-                s.lock()
-                    .unwrap()
-                    .push(serde_json::from_str::<Value>(&body).unwrap());
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
-}
-
 async fn wait_for_pushes(seen: &Arc<Mutex<Vec<Value>>>, n: usize) -> Vec<Value> {
     for _ in 0..100 {
         if seen.lock().unwrap().len() >= n {
@@ -264,16 +242,7 @@ async fn unacked_and_offline_deliveries_fall_back_to_push_without_content() {
     let alice = register(&server, "alice").await;
     let mut bob = register(&server, "bob").await;
     upload_keys(&server, &mut bob, 20).await;
-    let (url, pushes) = webhook().await;
-    let (status, _) = server
-        .call(
-            "PUT",
-            "/v1/push",
-            Some(&bob.token),
-            Some(json!({"kind": "webhook", "url": url})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let pushes = push_to_webhook(&server, &bob).await;
 
     // Connected but never acking: pushed after the timeout.
     let mut bob_ws = connect(&server, &bob).await;

@@ -9,11 +9,9 @@
 mod support;
 
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{JsonBody as _, register, start};
+use support::{JsonBody as _, register, start, trace_to_memory};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -38,12 +36,7 @@ async fn next_of_type(socket: &mut Socket, kind: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_continues_the_clients_trace() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let (provider, exporter) = trace_to_memory();
 
     let server = start(pigeon_dm::DmConfig::default()).await;
     let alice = register(&server, "alice").await;

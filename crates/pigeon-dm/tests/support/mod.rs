@@ -2,8 +2,10 @@
 //! clients with real Olm accounts (pigeon-crypto).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use pigeon_crypto::{Device, DeviceKeys, SignedOneTimeKey};
 use pigeon_dm::{DmConfig, DmState, router};
 use pigeon_store::SqliteStore;
@@ -197,4 +199,54 @@ impl JsonBody for reqwest::RequestBuilder {
         self.header("content-type", "application/json")
             .body(value.to_string())
     }
+}
+
+/// Makes an SDK tracer provider exporting to memory the process's global one (with the W3C
+/// propagator): every span the server makes, in the test's hands. One a test binary.
+pub fn trace_to_memory() -> (SdkTracerProvider, InMemorySpanExporter) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    (provider, exporter)
+}
+
+/// Registers a fresh [`webhook`] as `client`'s push target; returns the bodies it gets.
+pub async fn push_to_webhook(server: &Server, client: &Client) -> Arc<Mutex<Vec<Value>>> {
+    let (url, pushes) = webhook().await;
+    let (status, body) = server
+        .call(
+            "PUT",
+            "/v1/push",
+            Some(&client.token),
+            Some(json!({"kind": "webhook", "url": url})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    pushes
+}
+
+/// A webhook receiver on loopback that answers 204 and records the JSON bodies it gets;
+/// returns its URL and the bodies.
+pub async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let s = s.clone();
+            async move {
+                s.lock()
+                    .unwrap()
+                    .push(serde_json::from_str::<Value>(&body).unwrap());
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
 }
