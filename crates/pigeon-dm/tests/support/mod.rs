@@ -201,8 +201,9 @@ impl JsonBody for reqwest::RequestBuilder {
     }
 }
 
-/// Makes an SDK tracer provider exporting to memory the process's global one (with the W3C
-/// propagator): every span the server makes, in the test's hands. One a test binary.
+/// Installs, as the process's global tracer provider, one that exports to memory (with the
+/// W3C propagator): every span the server makes is then in the test's hands. Once a test
+/// binary: the provider is global.
 pub fn trace_to_memory() -> (SdkTracerProvider, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
