@@ -58,7 +58,7 @@ pub(super) fn wake_or_push(
             delivery.routed("push");
             let (task_state, parent) = (state.clone(), route.clone());
             state.tasks().spawn(async move {
-                push_fallback(&task_state, device, seq, Some(parent), delivery).await;
+                push_fallback(&task_state, device, seq, parent, delivery).await;
             });
         }
     }

@@ -7,10 +7,9 @@
 //! the socket, or the push service's answer — and then carries it ([`PendingDelivery`]).
 //! Receipts only need the sender's sessions woken (`dm.wake`), never a push; each receipt in a
 //! wake carries the trace context it was made in, so its delivery to the sender's device
-//! continues the message's trace however many receipts one wake carries.
-//! The hops go over the bus so the same code routes between nodes later; the trace context
-//! rides in the bus headers, so one trace runs from the sender's client to the ack and the
-//! receipt back.
+//! continues the message's trace however many receipts one wake carries. The hops go over the
+//! bus so the same code routes between nodes later; the trace context rides in the bus
+//! headers, so one trace runs from the sender's client to the ack and the receipt back.
 //!
 //! Several nodes: the router group is shared by the whole cluster, so each notice is routed
 //! once, by whichever node takes it. A target device with no session on that node is looked up

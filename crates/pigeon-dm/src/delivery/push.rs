@@ -18,10 +18,9 @@ pub(crate) async fn push_fallback(
     state: &DmState,
     device: DeviceId,
     seq: u64,
-    parent: Option<Context>,
+    parent: Context,
     delivery: PendingDelivery,
 ) {
-    let parent = parent.unwrap_or_default();
     match state
         .store()
         .fetch(device.clone(), seq.saturating_sub(1), 1)

@@ -658,12 +658,15 @@ impl Session {
             );
             span.set_attribute(KeyValue::new("websocket.ack_received", false));
             if let Some(delivery) = flight.delivery.take() {
-                let (state, device, seq) =
-                    (self.state.clone(), self.device.device_id.clone(), *seq);
-                let parent = flight.route.clone().or_else(|| Some(flight.span.clone()));
-                self.state.tasks().spawn(async move {
-                    push_fallback(&state, device, seq, parent, delivery).await;
-                });
+                let parent = flight.push_parent();
+                push_at_timeout(
+                    &self.state,
+                    &self.device,
+                    *seq,
+                    flight.sent,
+                    parent,
+                    delivery,
+                );
             }
         }
     }
@@ -678,27 +681,50 @@ impl Session {
             if !flight.timed_out
                 && let Some(delivery) = flight.delivery.take()
             {
-                let parent = flight.route.clone().unwrap_or_else(|| flight.span.clone());
-                self.push_at_timeout(seq, flight.sent, parent, delivery);
+                let parent = flight.push_parent();
+                push_at_timeout(
+                    &self.state,
+                    &self.device,
+                    seq,
+                    flight.sent,
+                    parent,
+                    delivery,
+                );
             }
             finish(&self.state, flight, false);
         }
         for (seq, hint) in std::mem::take(&mut self.hints) {
             if let Some(delivery) = hint.delivery {
-                self.push_at_timeout(seq, Instant::now(), hint.route, delivery);
+                let now = Instant::now();
+                push_at_timeout(&self.state, &self.device, seq, now, hint.route, delivery);
             }
         }
     }
+}
 
-    /// Pushes the entry `seq` once the ack timeout after `sent` is over, if still unacked.
-    fn push_at_timeout(&self, seq: u64, sent: Instant, parent: Context, delivery: PendingDelivery) {
-        let (state, device) = (self.state.clone(), self.device.device_id.clone());
-        let due = sent + self.state.config().ack_timeout;
-        self.state.tasks().spawn(async move {
-            tokio::time::sleep_until(due.into()).await;
-            push_fallback(&state, device, seq, Some(parent), delivery).await;
-        });
+impl InFlight {
+    /// The parent of this delivery's push: its routing, or its own span (a resend).
+    fn push_parent(&self) -> Context {
+        self.route.clone().unwrap_or_else(|| self.span.clone())
     }
+}
+
+/// Pushes `device`'s entry `seq` once the ack timeout after `sent` is over (at once, when it
+/// is over already), if still unacked.
+fn push_at_timeout(
+    state: &DmState,
+    device: &Device,
+    seq: u64,
+    sent: Instant,
+    parent: Context,
+    delivery: PendingDelivery,
+) {
+    let (task_state, device) = (state.clone(), device.device_id.clone());
+    let due = sent + state.config().ack_timeout;
+    state.tasks().spawn(async move {
+        tokio::time::sleep_until(due.into()).await;
+        push_fallback(&task_state, device, seq, parent, delivery).await;
+    });
 }
 
 /// Frames counted against [`MAX_FRAMES_PER_SECOND`], per one-second window.
